@@ -1,0 +1,192 @@
+//! The worked examples of shared/docs/taint-policies.md, through the whole walker.
+
+use ashiato_model::{Address, Amount, Asset, Chain, OutPoint, Transfer, TxIn, TxOut, UtcTime, UtxoTx};
+use ashiato_trace::{trace, Graph, GraphBuilder, PolicyName, TraceSpec};
+
+fn addr(s: &str) -> Address {
+    Address::parse(Chain::Generic, s).unwrap()
+}
+
+fn transfer(t: i64, tx: &str, from: &str, to: &str, amount: Amount) -> Transfer {
+    Transfer {
+        time: UtcTime(t),
+        block: t as u64,
+        tx: tx.into(),
+        index: 0,
+        from: addr(from),
+        to: addr(to),
+        asset: Asset::parse("uXEM").unwrap(),
+        amount,
+    }
+}
+
+fn account_graph(ts: &[Transfer]) -> Graph {
+    let mut b = GraphBuilder::new(Chain::Generic);
+    for t in ts {
+        b.add_transfer(t);
+    }
+    b.finish().unwrap()
+}
+
+/// A holds 2,000,000 clean, receives 3,000,000 stolen, then 5,000,000 clean, sends
+/// 4,000,000 to B, then 4,000,000 to C.
+fn a1() -> Graph {
+    account_graph(&[
+        transfer(1, "x", "X", "A", 2_000_000),
+        transfer(2, "theft", "S", "A", 3_000_000),
+        transfer(3, "y", "Y", "A", 5_000_000),
+        transfer(4, "ab", "A", "B", 4_000_000),
+        transfer(5, "ac", "A", "C", 4_000_000),
+    ])
+}
+
+fn seeds(s: &[&str]) -> TraceSpec {
+    TraceSpec {
+        seeds: s.iter().map(|a| addr(a)).collect(),
+        ..TraceSpec::default()
+    }
+}
+
+fn holding(r: &ashiato_trace::TraceResult, a: &str) -> Amount {
+    r.addresses
+        .iter()
+        .find(|x| x.address == a)
+        .and_then(|x| x.holding)
+        .unwrap_or(0)
+}
+
+#[test]
+fn a1_account_policies() {
+    let g = a1();
+    // (policy, B, C, A keeps)
+    let expected: [(PolicyName, Amount, Amount, Amount); 6] = [
+        (PolicyName::Haircut, 1_200_000, 1_200_000, 600_000),
+        (PolicyName::Fifo, 2_000_000, 1_000_000, 0),
+        (PolicyName::Lifo, 0, 3_000_000, 0),
+        (PolicyName::DirtyFirst, 3_000_000, 0, 0),
+        (PolicyName::CleanFirst, 0, 1_000_000, 2_000_000),
+        // TIHO on an account chain is dirty-first: one recipient has no "highest output".
+        (PolicyName::Tiho, 3_000_000, 0, 0),
+    ];
+    for (policy, b, c, a) in expected {
+        let r = trace(&g, &seeds(&["S"]), policy).unwrap();
+        assert_eq!(r.taint_of("B", "uXEM"), b, "{policy} B");
+        assert_eq!(r.taint_of("C", "uXEM"), c, "{policy} C");
+        assert_eq!(holding(&r, "A"), a, "{policy} A keeps");
+        assert_eq!(r.taint_of("A", "uXEM"), 3_000_000, "{policy} A received");
+        assert_eq!(r.summary.entered, 3_000_000);
+        assert_eq!(r.summary.accounted(), r.summary.entered, "{policy} conserves");
+    }
+}
+
+#[test]
+fn a1_poison_taints_everything_after_the_theft() {
+    let r = trace(&a1(), &seeds(&["S"]), PolicyName::Poison).unwrap();
+    assert_eq!(r.taint_of("A", "uXEM"), 3_000_000);
+    assert_eq!(r.taint_of("B", "uXEM"), 4_000_000);
+    assert_eq!(r.taint_of("C", "uXEM"), 4_000_000);
+    assert_eq!(r.taint_of("X", "uXEM"), 0);
+    let b = r.addresses.iter().find(|a| a.address == "B").unwrap();
+    assert_eq!(b.hop, Some(2));
+    assert_eq!(b.path, vec!["theft".to_string(), "ab".to_string()]);
+}
+
+#[test]
+fn poison_respects_time() {
+    // A pays B before the stolen funds arrive, and C after: only C is tainted.
+    let g = account_graph(&[
+        transfer(1, "early", "A", "B", 1_000),
+        transfer(2, "theft", "S", "A", 5_000),
+        transfer(3, "late", "A", "C", 1_000),
+    ]);
+    let r = trace(&g, &seeds(&["S"]), PolicyName::Poison).unwrap();
+    assert_eq!(r.taint_of("B", "uXEM"), 0);
+    assert_eq!(r.taint_of("C", "uXEM"), 1_000);
+    assert!(r.addresses.iter().all(|a| a.address != "B"));
+}
+
+#[test]
+fn seed_sends_before_since_are_clean() {
+    let g = account_graph(&[
+        transfer(10, "before", "S", "A", 7),
+        transfer(20, "after", "S", "B", 9),
+    ]);
+    let mut spec = seeds(&["S"]);
+    spec.since = Some(15);
+    let r = trace(&g, &spec, PolicyName::Haircut).unwrap();
+    assert_eq!(r.taint_of("A", "uXEM"), 0);
+    assert_eq!(r.taint_of("B", "uXEM"), 9);
+    assert_eq!(r.summary.entered, 9);
+}
+
+/// Inputs in order [clean 200, stolen 300, clean 500], outputs [O1 300, O2 600], fee 100.
+fn u1() -> Graph {
+    let out = |a: &str, v: Amount| TxOut {
+        address: Some(addr(a)),
+        value: v,
+    };
+    let inp = |tx: &str, vout: u32, v: Amount| TxIn {
+        prev: OutPoint {
+            txid: tx.into(),
+            vout,
+        },
+        address: None,
+        value: v,
+    };
+    let tx = |txid: &str, block: u64, coinbase: bool, inputs: Vec<TxIn>, outputs: Vec<TxOut>| UtxoTx {
+        txid: txid.into(),
+        block,
+        time: None,
+        coinbase,
+        inputs,
+        outputs,
+    };
+    let mut b = GraphBuilder::new(Chain::Generic);
+    b.add_utxo_tx(tx("fund", 1, true, vec![], vec![out("c1", 200), out("c2", 500)]), 0);
+    b.add_utxo_tx(tx("theft", 2, true, vec![], vec![out("h", 300)]), 1);
+    b.add_utxo_tx(
+        tx(
+            "u1",
+            3,
+            false,
+            vec![inp("fund", 0, 200), inp("theft", 0, 300), inp("fund", 1, 500)],
+            vec![out("o1", 300), out("o2", 600)],
+        ),
+        2,
+    );
+    b.finish().unwrap()
+}
+
+#[test]
+fn u1_utxo_policies() {
+    let g = u1();
+    let spec = TraceSpec {
+        seed_txs: vec!["theft".into()],
+        ..TraceSpec::default()
+    };
+    // (policy, O1, O2, fee)
+    let expected: [(PolicyName, Amount, Amount, Amount); 7] = [
+        (PolicyName::Poison, 300, 600, 100),
+        (PolicyName::Haircut, 90, 180, 30),
+        (PolicyName::Fifo, 100, 200, 0),
+        (PolicyName::Lifo, 0, 300, 0),
+        (PolicyName::Tiho, 0, 300, 0),
+        (PolicyName::DirtyFirst, 300, 0, 0),
+        (PolicyName::CleanFirst, 0, 200, 100),
+    ];
+    for (policy, o1, o2, fee) in expected {
+        let r = trace(&g, &spec, policy).unwrap();
+        assert_eq!(r.taint_of("o1", "UNIT"), o1, "{policy} O1");
+        assert_eq!(r.taint_of("o2", "UNIT"), o2, "{policy} O2");
+        assert_eq!(r.summary.lost_to_fees, fee, "{policy} fee");
+        assert_eq!(r.summary.entered, 300);
+        if policy.conserves() {
+            assert_eq!(r.summary.accounted(), 300, "{policy} conserves");
+        }
+        if o2 > 0 {
+            let a = r.addresses.iter().find(|a| a.address == "o2").unwrap();
+            assert_eq!(a.path, vec!["theft".to_string(), "u1".to_string()]);
+            assert_eq!(a.hop, Some(2));
+        }
+    }
+}
