@@ -108,6 +108,10 @@ pub trait Policy {
     fn withdraw(h: &mut Self::Holding, x: Amount) -> Self::Parcel;
     fn deposit(h: &mut Self::Holding, p: Self::Parcel);
     fn holding_taint(h: &Self::Holding) -> Amount;
+    /// Whether a withdrawal from `h` can carry taint (poison: once tainted, always).
+    fn is_tainted(h: &Self::Holding) -> bool {
+        Self::holding_taint(h) != 0
+    }
     /// Cuts the inputs (in serialised order) into outputs (in order) and the fee.
     /// `Σ inputs ≥ Σ outputs` is guaranteed by the walker (it pads a clean input).
     fn split(inputs: &[Self::Parcel], outputs: &[Amount]) -> (Vec<Self::Parcel>, Self::Parcel);
@@ -138,14 +142,44 @@ impl Parcel for Mixed {
 /// `floor(a · b / c)` without overflow (wei amounts overflow a 128-bit product).
 pub fn mul_div_floor(a: Amount, b: Amount, c: Amount) -> Amount {
     debug_assert!(c != 0);
+    const W: u128 = u64::MAX as u128;
     match a.checked_mul(b) {
-        Some(p) if p <= u64::MAX as u128 && c <= u64::MAX as u128 => ((p as u64) / (c as u64)) as u128,
+        Some(p) if p <= W && c <= W => ((p as u64) / (c as u64)) as u128,
+        Some(p) if a <= W && b <= c && c <= W => div_wide(p, c as u64) as u128,
         Some(p) => p / c,
         None => {
             let q = ethnum::U256::from(a) * ethnum::U256::from(b) / ethnum::U256::from(c);
             // q ≤ a whenever b ≤ c, which is how every caller uses it.
             q.as_u128()
         }
+    }
+}
+
+/// `p / d` for a 128-bit `p` whose quotient fits 64 bits (the caller guarantees
+/// `p < d · 2^64`): one hardware divide instead of the generic 128-bit routine, which
+/// dominates haircut traces otherwise.
+#[inline]
+fn div_wide(p: u128, d: u64) -> u64 {
+    debug_assert!(((p >> 64) as u64) < d);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let q: u64;
+        // SAFETY: `div` faults only on a zero divisor or a quotient over 64 bits; the
+        // caller guarantees neither (d ≥ b ≥ 1 and hi(p) < d).
+        unsafe {
+            std::arch::asm!(
+                "div {d}",
+                d = in(reg) d,
+                inout("rax") p as u64 => q,
+                inout("rdx") (p >> 64) as u64 => _,
+                options(pure, nomem, nostack)
+            );
+        }
+        q
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        (p / d as u128) as u64
     }
 }
 
@@ -344,6 +378,9 @@ impl Policy for Poison {
         } else {
             0
         }
+    }
+    fn is_tainted(h: &Flagged) -> bool {
+        h.tainted
     }
     fn split(inputs: &[Flagged], outputs: &[Amount]) -> (Vec<Flagged>, Flagged) {
         let tainted = inputs.iter().any(|p| p.tainted && p.value > 0);

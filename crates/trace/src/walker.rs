@@ -46,6 +46,12 @@ pub struct TraceSpec {
     /// an exit.
     pub stop_at: Vec<(Address, String)>,
     pub direction: Direction,
+    /// Also give every tainted address the path that first reached it (exits always get
+    /// theirs). Off for full-graph runs where it costs more than the walk.
+    pub address_paths: bool,
+    /// Compute only the summary and the exits, not the per-address list (benchmarks of
+    /// the walk itself, and callers that only need totals).
+    pub summary_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,11 +136,23 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
         Legs::Account(_) => n_holders,
         Legs::Utxo(_) => g.addresses.len(),
     };
+    // Account family: flags per holder, so the hot loop reads one byte from a small array
+    // instead of chasing holder → address (a miss in a table of many megabytes).
+    let holder_flags: Vec<u8> = match &g.legs {
+        Legs::Account(_) => g.holders.iter().map(|&(a, _)| addr_flags[a as usize]).collect(),
+        Legs::Utxo(_) => Vec::new(),
+    };
     let mut w = Walk::<P> {
-        holdings: vec![P::Holding::default(); n_holders],
-        first: vec![UNSET; n_holders],
-        received: vec![0; n_rows],
-        first_holder: vec![NONE; n_rows],
+        holder_flags,
+        slots: vec![
+            Slot {
+                h: P::Holding::default(),
+                first: UNSET,
+                received: 0,
+                first_holder: NONE,
+            };
+            n_holders.max(n_rows)
+        ],
         dust_rows: FxHashMap::default(),
         exits: FxHashMap::default(),
         summary: Summary::default(),
@@ -160,28 +178,56 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
                 spec.until.is_some_and(|u| t > u)
             }
     };
+    let any_seed_tx = seed_tx.iter().any(|&b| b);
+    let mut processed = 0u64;
     for k in 0..n {
         let e = if backward { n - 1 - k } else { k };
         let t = g.time[e];
         if beyond_far_end(t) {
             break;
         }
-        w.summary.events += 1;
-        g.legs_of(e, backward, &mut w.ins, &mut w.outs);
+        processed += 1;
         let active = in_window(t);
-        w.step(e as u32, active, active && seed_tx[g.tx[e] as usize]);
+        let is_seed_tx = any_seed_tx && active && seed_tx[g.tx[e] as usize];
+        if let Legs::Account(a) = &g.legs {
+            // The holders are scattered over tens of megabytes; ask for the lines a few
+            // transfers ahead so the misses overlap instead of queueing.
+            let ahead = if backward { e.wrapping_sub(PREFETCH) } else { e + PREFETCH };
+            if ahead < n {
+                w.prefetch(a.from[ahead], a.to[ahead]);
+            }
+        }
+        if let (Legs::Account(a), false) = (&g.legs, is_seed_tx) {
+            let (from, to) = if backward { (a.to[e], a.from[e]) } else { (a.from[e], a.to[e]) };
+            w.transfer(e as u32, from, to, a.amount[e], active);
+            continue;
+        }
+        g.legs_of(e, backward, &mut w.ins, &mut w.outs);
+        w.step(e as u32, active, is_seed_tx);
     }
+    w.summary.events = processed;
 
-    Ok(w.finish(g, spec, &exit_label))
+    let r = w.finish(g, spec, &exit_label);
+    Ok(r)
+}
+
+/// Everything the walk keeps per index, in one place so that a transfer touches one cache
+/// line per side. Holder data (`h`, `first`) is indexed by holder, report-row data
+/// (`received`, `first_holder`) by row; on account chains the two indices coincide.
+#[derive(Clone)]
+#[repr(align(64))]
+struct Slot<H> {
+    h: H,
+    /// Where taint first reached this holder (`UNSET` if never).
+    first: First,
+    /// Taint received by this row, and the holder that first received it.
+    received: Amount,
+    first_holder: u32,
 }
 
 struct Walk<P: Policy> {
-    holdings: Vec<P::Holding>,
-    /// Per holder: where taint first reached it (`UNSET` if never).
-    first: Vec<First>,
-    /// Per report row: taint received, and the holder that first received it.
-    received: Vec<Amount>,
-    first_holder: Vec<u32>,
+    holder_flags: Vec<u8>,
+    slots: Vec<Slot<P::Holding>>,
     dust_rows: FxHashMap<u32, (Amount, u32)>,
     exits: FxHashMap<u32, ExitAcc>,
     summary: Summary,
@@ -193,7 +239,57 @@ struct Walk<P: Policy> {
     dust: Amount,
 }
 
+const PREFETCH: usize = 24;
+
+#[inline(always)]
+fn prefetch<T>(v: &[T], i: u32) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = v.get(i as usize) {
+        // SAFETY: prefetching is a hint; the pointer comes from a live slice element.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch(x as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, i);
+}
+
 impl<P: Policy> Walk<P> {
+    #[inline(always)]
+    fn prefetch(&self, from: u32, to: u32) {
+        prefetch(&self.slots, from);
+        prefetch(&self.slots, to);
+    }
+
+    /// One account transfer: the hot path of account-chain traces, with no leg buffers.
+    #[inline]
+    fn transfer(&mut self, event: u32, from: u32, to: u32, x: Amount, active: bool) {
+        let (p, hop_in, parent) = if self.holder_flags[from as usize] & SEED != 0 {
+            if !active {
+                P::deposit(&mut self.slots[to as usize].h, P::Parcel::clean(x));
+                return;
+            }
+            self.summary.entered += x;
+            (P::Parcel::tainted(x), 0, NONE)
+        } else {
+            let p = P::withdraw(&mut self.slots[from as usize].h, x);
+            if p.taint() == 0 {
+                P::deposit(&mut self.slots[to as usize].h, p);
+                return;
+            }
+            (p, self.slots[from as usize].first.hop, from)
+        };
+        self.summary.tainted_events += 1;
+        let leg = Leg {
+            holder: to,
+            addr: NONE,
+            row: to,
+            value: x,
+        };
+        let flags = self.holder_flags[to as usize];
+        self.deliver(event, leg, flags, p, hop_in.saturating_add(1), parent);
+    }
+
     fn step(&mut self, event: u32, active: bool, seed_tx: bool) {
         // Gather what each input carries.
         self.parcels.clear();
@@ -215,9 +311,9 @@ impl<P: Policy> Walk<P> {
             } else if leg.holder == NONE {
                 P::Parcel::clean(leg.value)
             } else {
-                let p = P::withdraw(&mut self.holdings[leg.holder as usize], leg.value);
+                let p = P::withdraw(&mut self.slots[leg.holder as usize].h, leg.value);
                 if p.taint() > 0 {
-                    let f = self.first[leg.holder as usize];
+                    let f = self.slots[leg.holder as usize].first;
                     if f.hop < hop_in {
                         hop_in = f.hop;
                         parent = leg.holder;
@@ -250,40 +346,49 @@ impl<P: Policy> Walk<P> {
         if !any_taint {
             for leg in &self.outs {
                 if leg.holder != NONE {
-                    P::deposit(&mut self.holdings[leg.holder as usize], P::Parcel::clean(leg.value));
+                    P::deposit(&mut self.slots[leg.holder as usize].h, P::Parcel::clean(leg.value));
                 }
             }
             return;
         }
         self.summary.tainted_events += 1;
-        let (outs, fee) = if self.parcels.len() == 1 && self.outs.len() == 1 && in_sum == out_sum {
-            (vec![self.parcels[0].clone()], P::Parcel::clean(0))
-        } else {
-            let values: Vec<Amount> = self.outs.iter().map(|l| l.value).collect();
-            P::split(&self.parcels, &values)
-        };
-        self.summary.lost_to_fees += fee.taint();
         let hop = hop_in.saturating_add(1);
+        if self.parcels.len() == 1 && self.outs.len() == 1 && in_sum == out_sum {
+            // An account transfer: the parcel arrives as it left.
+            let (leg, p) = (self.outs[0], self.parcels.pop().expect("one parcel"));
+            let flags = self.addr_flags_of(leg);
+            self.deliver(event, leg, flags, p, hop, parent);
+            return;
+        }
+        let values: Vec<Amount> = self.outs.iter().map(|l| l.value).collect();
+        let (outs, fee) = P::split(&self.parcels, &values);
+        self.summary.lost_to_fees += fee.taint();
         let outs_legs = std::mem::take(&mut self.outs);
         for (leg, p) in outs_legs.iter().zip(outs) {
-            self.deliver(event, *leg, p, hop, parent);
+            let flags = self.addr_flags_of(*leg);
+            self.deliver(event, *leg, flags, p, hop, parent);
         }
         self.outs = outs_legs;
     }
 
-    fn deliver(&mut self, event: u32, leg: Leg, p: P::Parcel, hop: u32, parent: u32) {
-        let taint = p.taint();
-        if taint == 0 {
-            if leg.holder != NONE {
-                P::deposit(&mut self.holdings[leg.holder as usize], p);
-            }
-            return;
-        }
-        let flags = if leg.addr == NONE {
+    fn addr_flags_of(&self, leg: Leg) -> u8 {
+        if leg.addr == NONE {
             0
         } else {
             self.addr_flags[leg.addr as usize]
-        };
+        }
+    }
+
+    /// Hands parcel `p` to the recipient leg, applying seeds, limits and exits in the
+    /// order docs/tracing.md gives. `flags` are the recipient's SEED/EXIT bits.
+    fn deliver(&mut self, event: u32, leg: Leg, flags: u8, p: P::Parcel, hop: u32, parent: u32) {
+        let taint = p.taint();
+        if taint == 0 {
+            if leg.holder != NONE {
+                P::deposit(&mut self.slots[leg.holder as usize].h, p);
+            }
+            return;
+        }
         if flags & SEED != 0 {
             self.summary.returned_to_seeds += taint;
             return;
@@ -295,7 +400,7 @@ impl<P: Policy> Walk<P> {
         }
         if hop > self.max_hops {
             self.summary.cut_by_hops += taint;
-            P::deposit(&mut self.holdings[leg.holder as usize], p.launder());
+            P::deposit(&mut self.slots[leg.holder as usize].h, p.launder());
             return;
         }
         if taint < self.dust {
@@ -305,7 +410,7 @@ impl<P: Policy> Walk<P> {
                 d.0 += taint;
                 d.1 += 1;
             }
-            P::deposit(&mut self.holdings[leg.holder as usize], p.launder());
+            P::deposit(&mut self.slots[leg.holder as usize].h, p.launder());
             return;
         }
         if flags & EXIT != 0 {
@@ -318,19 +423,19 @@ impl<P: Policy> Walk<P> {
             });
             acc.amount += taint;
             acc.count += 1;
-            P::deposit(&mut self.holdings[leg.holder as usize], p.launder());
+            P::deposit(&mut self.slots[leg.holder as usize].h, p.launder());
             return;
         }
-        P::deposit(&mut self.holdings[leg.holder as usize], p);
+        P::deposit(&mut self.slots[leg.holder as usize].h, p);
         let h = leg.holder as usize;
-        if self.first[h].event == NONE {
-            self.first[h] = First { event, parent, hop };
+        if self.slots[h].first.event == NONE {
+            self.slots[h].first = First { event, parent, hop };
         }
         if leg.row != NONE {
             let r = leg.row as usize;
-            self.received[r] += taint;
-            if self.first_holder[r] == NONE {
-                self.first_holder[r] = leg.holder;
+            self.slots[r].received += taint;
+            if self.slots[r].first_holder == NONE {
+                self.slots[r].first_holder = leg.holder;
             }
         }
     }
@@ -338,7 +443,7 @@ impl<P: Policy> Walk<P> {
     fn path(&self, g: &Graph, mut event: u32, mut parent: u32) -> Vec<String> {
         let mut path = vec![g.tx_names.get(g.tx[event as usize]).to_owned()];
         while parent != NONE {
-            let f = self.first[parent as usize];
+            let f = self.slots[parent as usize].first;
             if f.event == NONE {
                 break;
             }
@@ -357,54 +462,75 @@ impl<P: Policy> Walk<P> {
         spec: &TraceSpec,
         exit_label: &FxHashMap<u32, usize>,
     ) -> TraceResult {
-        // Current holdings per report row (UTXO: unspent tainted coins of each owner).
-        let mut holding: FxHashMap<u32, Amount> = FxHashMap::default();
-        for (h, f) in self.first.iter().enumerate() {
-            if f.event == NONE {
+        // Current holdings: on account chains a row's holding is its own slot's; on UTXO
+        // chains it is the sum of the owner's unspent tainted coins.
+        let account = matches!(g.legs, Legs::Account(_));
+        let mut utxo_holding: FxHashMap<u32, Amount> = FxHashMap::default();
+        for (h, slot) in self.slots.iter().enumerate() {
+            if slot.first.event == NONE {
                 continue;
             }
-            let t = P::holding_taint(&self.holdings[h]);
-            if t > 0 {
-                let row = match &g.legs {
-                    Legs::Account(_) => h as u32,
-                    Legs::Utxo(u) => u.out_addr[h],
-                };
-                self.summary.held += t;
-                if row != NONE {
-                    *holding.entry(row).or_default() += t;
+            let t = P::holding_taint(&slot.h);
+            self.summary.held += t;
+            if let Legs::Utxo(u) = &g.legs {
+                if t > 0 && u.out_addr[h] != NONE {
+                    *utxo_holding.entry(u.out_addr[h]).or_default() += t;
                 }
             }
         }
+        let holding_of = |row: u32| -> Amount {
+            if account {
+                P::holding_taint(&self.slots[row as usize].h)
+            } else {
+                utxo_holding.get(&row).copied().unwrap_or(0)
+            }
+        };
         let row_asset = |row: u32| -> (u32, u16) {
             match &g.legs {
                 Legs::Account(_) => g.holders[row as usize],
                 Legs::Utxo(_) => (row, 0),
             }
         };
-        let mut rows: Vec<u32> = (0..self.received.len() as u32)
-            .filter(|&r| self.received[r as usize] > 0)
+        let mut rows: Vec<u32> = Vec::new();
+        if !spec.summary_only {
+            rows.extend((0..self.slots.len() as u32).filter(|&r| self.slots[r as usize].received > 0));
+            rows.extend(self.dust_rows.keys().filter(|&&r| self.slots[r as usize].received == 0));
+        }
+        // Sort the row ids first, so strings are made once per row and never moved.
+        let name = |row: u32| {
+            let (addr, asset) = row_asset(row);
+            (&g.addresses[addr as usize], &g.assets[asset as usize])
+        };
+        let mut keyed: Vec<(Amount, u32)> = rows
+            .iter()
+            .map(|&r| (self.slots[r as usize].received, r))
             .collect();
-        rows.extend(self.dust_rows.keys().filter(|&&r| self.received[r as usize] == 0));
-        let mut addresses: Vec<AddressTaint> = rows
+        keyed.sort_unstable_by(|&(ta, a), &(tb, b)| tb.cmp(&ta).then_with(|| name(a).cmp(&name(b))));
+        let addresses: Vec<AddressTaint> = keyed
             .into_iter()
-            .map(|row| {
-                let (addr, asset) = row_asset(row);
-                let fh = self.first_holder[row as usize];
+            .map(|(_, row)| {
+                let (addr, asset) = name(row);
+                let fh = self.slots[row as usize].first_holder;
                 let (hop, path) = if fh == NONE {
                     (None, Vec::new())
                 } else {
-                    let f = self.first[fh as usize];
-                    (Some(f.hop), self.path(g, f.event, f.parent))
+                    let f = self.slots[fh as usize].first;
+                    let path = if spec.address_paths {
+                        self.path(g, f.event, f.parent)
+                    } else {
+                        Vec::new()
+                    };
+                    (Some(f.hop), path)
                 };
                 let (dust, dust_count) = self.dust_rows.get(&row).copied().unwrap_or((0, 0));
                 AddressTaint {
-                    address: g.addresses[addr as usize].to_string(),
-                    asset: g.assets[asset as usize].to_string(),
-                    taint: self.received[row as usize],
+                    address: addr.as_str().to_owned(),
+                    asset: asset.as_str().to_owned(),
+                    taint: self.slots[row as usize].received,
                     holding: if P::NAME == PolicyName::Poison {
                         None
                     } else {
-                        Some(holding.get(&row).copied().unwrap_or(0))
+                        Some(holding_of(row))
                     },
                     hop,
                     path,
@@ -413,7 +539,6 @@ impl<P: Policy> Walk<P> {
                 }
             })
             .collect();
-        addresses.sort_by(|a, b| b.taint.cmp(&a.taint).then_with(|| a.address.cmp(&b.address)).then_with(|| a.asset.cmp(&b.asset)));
         let mut exits: Vec<Exit> = self
             .exits
             .iter()

@@ -43,6 +43,7 @@ fn a1() -> Graph {
 fn seeds(s: &[&str]) -> TraceSpec {
     TraceSpec {
         seeds: s.iter().map(|a| addr(a)).collect(),
+        address_paths: true,
         ..TraceSpec::default()
     }
 }
@@ -162,6 +163,7 @@ fn u1_utxo_policies() {
     let g = u1();
     let spec = TraceSpec {
         seed_txs: vec!["theft".into()],
+        address_paths: true,
         ..TraceSpec::default()
     };
     // (policy, O1, O2, fee)
