@@ -1,0 +1,157 @@
+//! The command line end to end: the real binary on real and hand-worked data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ashiato"))
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn taint_of(v: &Value, address: &str) -> u64 {
+    v["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["address"] == address)
+        .map_or(0, |a| a["taint"].as_u64().unwrap())
+}
+
+#[test]
+fn trace_csv_without_a_store_gives_the_worked_example() {
+    // A1 from the policy definitions, written as an Ashiato CSV file.
+    for (policy, b, c) in [
+        ("haircut", 1_200_000, 1_200_000),
+        ("fifo", 2_000_000, 1_000_000),
+        ("lifo", 0, 3_000_000),
+        ("dirty-first", 3_000_000, 0),
+        ("clean-first", 0, 1_000_000),
+        ("poison", 4_000_000, 4_000_000),
+    ] {
+        let out = run(bin().args(["trace", "--input"]).arg(data("a1.csv")).args([
+            "--seed", "S", "--policy", policy, "--format", "json",
+        ]));
+        let v = json(&out);
+        assert_eq!(taint_of(&v, "B"), b, "{policy} B");
+        assert_eq!(taint_of(&v, "C"), c, "{policy} C");
+        assert!(v["exits"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn since_and_exits_on_the_command_line() {
+    let labels = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(labels.path(), "address,name,kind\nB,Zaif,exchange\n").unwrap();
+    let out = run(bin()
+        .args(["trace", "--input"])
+        .arg(data("a1.csv"))
+        .args(["--seed", "S", "--policy", "fifo", "--format", "json", "--labels"])
+        .arg(labels.path()));
+    let v = json(&out);
+    let exits = v["exits"].as_array().unwrap();
+    assert_eq!(exits.len(), 1);
+    assert_eq!(exits[0]["address"], "B");
+    assert_eq!(exits[0]["label"], "Zaif");
+    assert_eq!(exits[0]["amount"], 2_000_000);
+    assert_eq!(exits[0]["path"], serde_json::json!(["theft", "ab"]));
+    // Seeds emit nothing before --since: the theft at 15:02:13 is excluded.
+    let out = run(bin().args(["trace", "--input"]).arg(data("a1.csv")).args([
+        "--seed", "S", "--since", "2018-01-25T15:03:00Z", "--format", "json",
+    ]));
+    assert!(json(&out)["addresses"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn csv_output_has_both_lists() {
+    let out = run(bin().args(["trace", "--input"]).arg(data("a1.csv")).args([
+        "--seed", "S", "--policy", "haircut", "--format", "csv",
+    ]));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("kind,address,label,asset,amount,holding,hop,path"));
+    assert!(text.contains("address,A,,uXEM,3000000,600000,1,theft\n"), "{text}");
+    assert!(text.contains("address,B,,uXEM,1200000,1200000,2,theft ab\n"), "{text}");
+}
+
+#[test]
+fn a_malformed_row_names_its_place_and_writes_nothing() {
+    let store = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["ingest", "--store"])
+        .arg(store.path())
+        .arg(data("bad-amount.csv"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad-amount.csv:3"), "{err}");
+    assert!(err.contains("amount"), "{err}");
+    // Nothing of the file was kept: tracing the store finds no data for the seed.
+    let out = bin()
+        .args(["trace", "--store"])
+        .arg(store.path())
+        .args(["--chain", "generic", "--seed", "S"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not appear"));
+}
+
+#[test]
+fn reingest_adds_nothing_and_store_trace_matches_file_trace() {
+    let store = tempfile::tempdir().unwrap();
+    let first = run(bin().args(["ingest", "--store"]).arg(store.path()).arg(data("a1.csv")));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("5 rows, 5 added, 0 duplicates"));
+    let again = run(bin().args(["ingest", "--store"]).arg(store.path()).arg(data("a1.csv")));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already ingested, nothing added"));
+    run(bin().args(["incident", "--store"]).arg(store.path()).args([
+        "add", "a1", "--chain", "generic", "--seed", "S",
+    ]));
+    let stored = run(bin().args(["trace", "--store"]).arg(store.path()).args([
+        "--incident", "a1", "--policy", "fifo", "--format", "json",
+    ]));
+    let direct = run(bin().args(["trace", "--input"]).arg(data("a1.csv")).args([
+        "--seed", "S", "--policy", "fifo", "--format", "json",
+    ]));
+    assert_eq!(json(&stored), json(&direct));
+}
+
+#[test]
+fn mftracer_cases_from_the_store() {
+    let store = tempfile::tempdir().unwrap();
+    run(bin().args(["ingest", "--store"]).arg(store.path()).arg(repo("data/eth-mftracer-cases")));
+    let out = run(bin().args(["incident", "--store"]).arg(store.path()));
+    let list = String::from_utf8_lossy(&out.stdout);
+    for case in ["Atomic", "LIFI", "TxPhish", "XSam"] {
+        assert!(list.contains(case), "{list}");
+    }
+    let out = run(bin().args(["trace", "--store"]).arg(store.path()).args([
+        "--incident", "LIFI", "--policy", "poison", "--format", "json",
+    ]));
+    let v = json(&out);
+    assert!(!v["exits"].as_array().unwrap().is_empty());
+}
