@@ -42,20 +42,40 @@ fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
 /// Share of `wanted` that appears in `got`, as "n/m (p%)".
 pub fn recall(got: &BTreeSet<String>, wanted: &BTreeSet<String>) -> String {
     let hit = wanted.intersection(got).count();
-    let pct = if wanted.is_empty() { 0.0 } else { 100.0 * hit as f64 / wanted.len() as f64 };
+    let pct = if wanted.is_empty() {
+        0.0
+    } else {
+        100.0 * hit as f64 / wanted.len() as f64
+    };
     format!("{hit}/{} ({pct:.0}%)", wanted.len())
 }
 
 pub fn run(a: DemoArgs) -> Result<()> {
     let data = data_dir(a.data)?;
-    let mut store = Store::open(&a.store).with_context(|| format!("opening store {}", a.store.display()))?;
-    println!("Ashiato demo: store {}, data {}\n", a.store.display(), data.display());
+    let mut store =
+        Store::open(&a.store).with_context(|| format!("opening store {}", a.store.display()))?;
+    println!(
+        "Ashiato demo: store {}, data {}\n",
+        a.store.display(),
+        data.display()
+    );
 
     println!("== ingest (real data; a second run adds nothing)");
     let cases_dir = data.join("eth-mftracer-cases");
-    print!("{}", load::ingest_path(&mut store, &cases_dir, InputFormat::Mftracer, Chain::Ethereum)?);
+    print!(
+        "{}",
+        load::ingest_path(
+            &mut store,
+            &cases_dir,
+            InputFormat::Mftracer,
+            Chain::Ethereum
+        )?
+    );
     let btc_dir = data.join("btc-2009-full-year-taintedtx");
-    print!("{}", load::ingest_path(&mut store, &btc_dir, InputFormat::Taintedtx, Chain::Bitcoin)?);
+    print!(
+        "{}",
+        load::ingest_path(&mut store, &btc_dir, InputFormat::Taintedtx, Chain::Bitcoin)?
+    );
 
     println!("\n== Ethereum: the four MFTracer cases, traced from their sources through the store");
     let eth = load::load_store(&store, Chain::Ethereum)?;
@@ -130,7 +150,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
 }
 
 /// Several policies side by side: per address the taint each policy gives, then totals.
-pub fn write_comparison(w: &mut impl Write, results: &[TraceResult], limit: usize) -> io::Result<()> {
+pub fn write_comparison(
+    w: &mut impl Write,
+    results: &[TraceResult],
+    limit: usize,
+) -> io::Result<()> {
     let mut keys: Vec<(String, String)> = Vec::new();
     let mut best: std::collections::HashMap<(String, String), u128> = Default::default();
     for r in results {
@@ -159,11 +183,19 @@ pub fn write_comparison(w: &mut impl Write, results: &[TraceResult], limit: usiz
         row.extend(results.iter().map(f));
         row
     };
-    t.add_row(total("addresses tainted", &|r| r.addresses.iter().filter(|a| a.taint > 0).count().to_string()));
+    t.add_row(total("addresses tainted", &|r| {
+        r.addresses
+            .iter()
+            .filter(|a| a.taint > 0)
+            .count()
+            .to_string()
+    }));
     t.add_row(total("exits reached", &|r| r.exits.len().to_string()));
     t.add_row(total("exited (total)", &|r| r.summary.exited.to_string()));
     t.add_row(total("still held", &|r| r.summary.held.to_string()));
-    t.add_row(total("lost to fees", &|r| r.summary.lost_to_fees.to_string()));
+    t.add_row(total("lost to fees", &|r| {
+        r.summary.lost_to_fees.to_string()
+    }));
     writeln!(w, "{t}")?;
     if keys.len() > limit {
         writeln!(w, "(top {limit} of {} addresses by taint)", keys.len())?;

@@ -19,4 +19,3 @@ pub enum InputFormat {
     /// BlockSci/TaintedTX UTXO export (Bitcoin 2009).
     Taintedtx,
 }
-

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use ashiato_ingest::{csv::CsvReader, mftracer, taintedtx};
-use ashiato_model::{Address, Chain, Incident, Label, LabelKind};
-use ashiato_store::{fingerprint_file, IngestReport, SourceKey, Store};
+use ashiato_model::{Address, Chain, Incident, Label, LabelKind, Transfer};
+use ashiato_store::{fingerprint_file, IngestReport, SourceKey, Store, TransferHashes};
 use ashiato_trace::{Graph, GraphBuilder};
 
 use crate::InputFormat;
@@ -74,7 +74,7 @@ pub fn load_input(path: &Path, format: InputFormat, chain: Chain) -> Result<Load
         InputFormat::Csv => {
             let mut b = GraphBuilder::new(chain);
             CsvReader::open(path, chain)?.for_each(0, |_, t| {
-                b.add_transfer(t);
+                b.add_transfer(&t);
                 Ok(())
             })?;
             Ok(Loaded {
@@ -140,7 +140,11 @@ impl fmt::Display for IngestSummary {
             if r.already_complete {
                 writeln!(f, "{name}: already ingested, nothing added")?;
             } else {
-                write!(f, "{name}: {} rows, {} added, {} duplicates", r.rows, r.added, r.duplicates)?;
+                write!(
+                    f,
+                    "{name}: {} rows, {} added, {} duplicates",
+                    r.rows, r.added, r.duplicates
+                )?;
                 if r.resumed_from > 0 {
                     write!(f, " (resumed after row {})", r.resumed_from)?;
                 }
@@ -148,7 +152,12 @@ impl fmt::Display for IngestSummary {
             }
         }
         if self.labels > 0 {
-            writeln!(f, "{}: {} labels new or changed", self.path.display(), self.labels)?;
+            writeln!(
+                f,
+                "{}: {} labels new or changed",
+                self.path.display(),
+                self.labels
+            )?;
         }
         for i in &self.incidents {
             writeln!(f, "incident {i} saved")?;
@@ -157,7 +166,12 @@ impl fmt::Display for IngestSummary {
     }
 }
 
-pub fn ingest_path(store: &mut Store, path: &Path, format: InputFormat, chain: Chain) -> Result<IngestSummary> {
+pub fn ingest_path(
+    store: &mut Store,
+    path: &Path,
+    format: InputFormat,
+    chain: Chain,
+) -> Result<IngestSummary> {
     let mut summary = IngestSummary {
         path: path.to_path_buf(),
         parts: Vec::new(),
@@ -184,17 +198,25 @@ pub fn ingest_path(store: &mut Store, path: &Path, format: InputFormat, chain: C
                     }
                     s.finish()?
                 };
-                summary.parts.push((format!("{} ({})", file.display(), case.name), report));
+                summary
+                    .parts
+                    .push((format!("{} ({})", file.display(), case.name), report));
                 summary.labels += store.put_labels(&case.labels)?;
                 store.put_incident(&case.incident)?;
                 summary.incidents.push(case.incident.name.clone());
             }
         }
         InputFormat::Taintedtx => {
-            let files: Vec<PathBuf> = ["tx_hash.csv", "tx_height.csv", "tx_input.csv", "tx_output.csv", "adr_hash.csv"]
-                .iter()
-                .map(|f| path.join(f))
-                .collect();
+            let files: Vec<PathBuf> = [
+                "tx_hash.csv",
+                "tx_height.csv",
+                "tx_input.csv",
+                "tx_output.csv",
+                "adr_hash.csv",
+            ]
+            .iter()
+            .map(|f| path.join(f))
+            .collect();
             let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
             let key = source_key("taintedtx", path, &refs)?;
             let mut s = store.begin_source(Chain::Bitcoin, key)?;
@@ -205,7 +227,9 @@ pub fn ingest_path(store: &mut Store, path: &Path, format: InputFormat, chain: C
                     s.push_utxo_tx(row as u64, tx)?;
                 }
             }
-            summary.parts.push((path.display().to_string(), s.finish()?));
+            summary
+                .parts
+                .push((path.display().to_string(), s.finish()?));
         }
         InputFormat::Auto => unreachable!("detect never returns Auto"),
     }
@@ -227,6 +251,7 @@ fn source_key(kind: &str, name: &Path, files: &[&Path]) -> Result<SourceKey> {
     })
 }
 
+/// Ingests one CSV file: one thread parses, the other stores, so the two cores overlap.
 pub fn ingest_csv(store: &mut Store, path: &Path, chain: Chain) -> Result<IngestReport> {
     let key = source_key("csv", path, &[path])?;
     let mut s = store.begin_source(chain, key)?;
@@ -234,22 +259,64 @@ pub fn ingest_csv(store: &mut Store, path: &Path, chain: Chain) -> Result<Ingest
         return Ok(s.finish()?);
     }
     let skip = s.resume_from();
+    // About 60 bytes a row; the hint only sizes tables.
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    s.reserve((size / 60) as usize)?;
     let reader = CsvReader::open(path, chain)?;
-    let mut push_err = None;
-    let read = reader.for_each(skip, |row, t| {
-        if let Err(e) = s.push_transfer(row, t) {
-            push_err = Some(e);
-            return Err(ashiato_ingest::IngestError::Aborted);
+    const BATCH: usize = 16_384;
+    // The parsing thread also hashes rows and drops duplicates (it owns the key set for
+    // the duration); the storing thread interns addresses and writes segments.
+    let mut keys = s.lend_keys()?;
+    type Row = (u64, Option<(Transfer, TransferHashes)>);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
+    let (parsed, keys_back) = std::thread::scope(|scope| {
+        let parser = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let r = reader.for_each(skip, |row, t| {
+                let h = TransferHashes::of(chain, &t);
+                batch.push((row, keys.insert(h.key).then_some((t, h))));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    tx.send(full)
+                        .map_err(|_| ashiato_ingest::IngestError::Aborted)?;
+                }
+                Ok(())
+            });
+            if r.is_ok() && !batch.is_empty() {
+                // The receiver only hangs up after a store error, reported below.
+                let _ = tx.send(batch);
+            }
+            (r, keys)
+        });
+        let mut stored: Result<()> = Ok(());
+        'batches: for batch in rx {
+            for (row, new) in &batch {
+                let r = match new {
+                    Some((t, h)) => s.push_unique(*row, t, *h),
+                    None => s.push_duplicate(*row),
+                };
+                if let Err(e) = r {
+                    stored = Err(e.into());
+                    break 'batches;
+                }
+            }
         }
-        Ok(())
+        match parser.join() {
+            Ok((parsed, keys)) => (stored.and(Ok(parsed)), Some(keys)),
+            Err(_) => (Err(anyhow::anyhow!("the CSV parser thread panicked")), None),
+        }
     });
-    if let Some(e) = push_err {
-        return Err(e.into());
+    if let Some(k) = keys_back {
+        s.return_keys(k);
     }
-    if let Err(e) = read {
+    let parsed = parsed?;
+    if let Err(e) = parsed {
         // A malformed row: take back everything of this file so nothing is half-written.
         s.abort().context("rolling back after a malformed row")?;
-        return Err(anyhow::Error::new(e).context(format!("{} was not ingested; nothing of it was kept", path.display())));
+        return Err(anyhow::Error::new(e).context(format!(
+            "{} was not ingested; nothing of it was kept",
+            path.display()
+        )));
     }
     Ok(s.finish()?)
 }
@@ -270,7 +337,11 @@ pub fn read_labels(path: &Path, chain: Chain) -> Result<Vec<Label>> {
         let kind: LabelKind = field(2).parse().with_context(|| at("kind"))?;
         let confidence = match field(4) {
             "" => 50,
-            c => c.parse::<u8>().ok().filter(|c| *c <= 100).with_context(|| at("confidence"))?,
+            c => c
+                .parse::<u8>()
+                .ok()
+                .filter(|c| *c <= 100)
+                .with_context(|| at("confidence"))?,
         };
         out.push(Label {
             chain,

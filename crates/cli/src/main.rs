@@ -12,8 +12,17 @@ use ashiato_store::Store;
 use ashiato_trace::{Direction, PolicyName, TraceResult, TraceSpec};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+// Ingest allocates per row on one thread and frees on the other; glibc's allocator
+// serialises that, mimalloc does not.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
-#[command(name = "ashiato", version, about = "Follow stolen cryptocurrency hop by hop until it reaches a place where a person can be named")]
+#[command(
+    name = "ashiato",
+    version,
+    about = "Follow stolen cryptocurrency hop by hop until it reaches a place where a person can be named"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -54,6 +63,9 @@ struct IngestArgs {
     /// Chain of CSV input (addresses are validated for it).
     #[arg(long, default_value = "generic")]
     chain: Chain,
+    /// Rows per durable commit: a crash loses at most this many rows of work (never data).
+    #[arg(long, default_value_t = 1_000_000)]
+    commit_every: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -181,6 +193,7 @@ fn main() -> Result<()> {
 fn ingest(a: IngestArgs) -> Result<()> {
     let mut store = Store::open(&a.store.store)
         .with_context(|| format!("opening store {}", a.store.store.display()))?;
+    store.set_segment_rows(a.commit_every);
     for p in &a.paths {
         let report = load::ingest_path(&mut store, p, a.format, a.chain)?;
         println!("{report}");
@@ -190,7 +203,11 @@ fn ingest(a: IngestArgs) -> Result<()> {
 
 fn parse_time(s: &Option<String>, what: &str) -> Result<Option<i64>> {
     s.as_deref()
-        .map(|t| UtcTime::parse(t).map(|t| t.0).with_context(|| format!("--{what}")))
+        .map(|t| {
+            UtcTime::parse(t)
+                .map(|t| t.0)
+                .with_context(|| format!("--{what}"))
+        })
         .transpose()
 }
 
@@ -207,19 +224,28 @@ fn trace(a: TraceArgs) -> Result<()> {
     let policies = parse_policies(&a.policy)?;
     let mut incident: Option<Incident> = None;
     let loaded = match (&a.input, &a.store) {
-        (Some(input), _) => load::load_input(input, a.input_format, a.chain.unwrap_or(Chain::Generic))?,
+        (Some(input), _) => {
+            load::load_input(input, a.input_format, a.chain.unwrap_or(Chain::Generic))?
+        }
         (None, Some(dir)) => {
-            let store = Store::open(dir).with_context(|| format!("opening store {}", dir.display()))?;
+            let store =
+                Store::open(dir).with_context(|| format!("opening store {}", dir.display()))?;
             let chain = match &a.incident {
                 Some(name) => {
-                    let i = store
-                        .incident(name)?
-                        .with_context(|| format!("no incident named {name:?} in {} (see `ashiato incident --store {}`)", dir.display(), dir.display()))?;
+                    let i = store.incident(name)?.with_context(|| {
+                        format!(
+                            "no incident named {name:?} in {} (see `ashiato incident --store {}`)",
+                            dir.display(),
+                            dir.display()
+                        )
+                    })?;
                     let chain = i.chain;
                     incident = Some(i);
                     chain
                 }
-                None => a.chain.context("--store needs --incident NAME or --chain CHAIN")?,
+                None => a
+                    .chain
+                    .context("--store needs --incident NAME or --chain CHAIN")?,
             };
             load::load_store(&store, chain)?
         }
@@ -248,7 +274,8 @@ fn trace(a: TraceArgs) -> Result<()> {
         }
     }
     for s in &a.seed {
-        spec.seeds.push(Address::parse(chain, s).with_context(|| format!("--seed {s}"))?);
+        spec.seeds
+            .push(Address::parse(chain, s).with_context(|| format!("--seed {s}"))?);
     }
     spec.seed_txs.extend(a.seed_tx.iter().cloned());
     let mut labels = loaded.labels;
@@ -298,15 +325,27 @@ fn incident(a: IncidentArgs) -> Result<()> {
             }
         }
         IncidentCmd::Show { name } => {
-            let i = store.incident(&name)?.with_context(|| format!("no incident named {name:?}"))?;
+            let i = store
+                .incident(&name)?
+                .with_context(|| format!("no incident named {name:?}"))?;
             println!("{}", serde_json::to_string_pretty(&i)?);
         }
-        IncidentCmd::Add { name, chain, seed, seed_tx, since, description } => {
+        IncidentCmd::Add {
+            name,
+            chain,
+            seed,
+            seed_tx,
+            since,
+            description,
+        } => {
             let seeds = seed
                 .iter()
                 .map(|s| Address::parse(chain, s).with_context(|| format!("--seed {s}")))
                 .collect::<Result<Vec<_>>>()?;
-            let since = since.map(|s| UtcTime::parse(&s)).transpose().context("--since")?;
+            let since = since
+                .map(|s| UtcTime::parse(&s))
+                .transpose()
+                .context("--since")?;
             store.put_incident(&Incident {
                 name: name.clone(),
                 chain,
@@ -331,7 +370,10 @@ fn labels(a: LabelsArgs) -> Result<()> {
         return Ok(());
     }
     for l in store.labels(a.chain)? {
-        println!("{}\t{}\t{}\t{}\t{}", l.address, l.kind, l.name, l.confidence, l.source);
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            l.address, l.kind, l.name, l.confidence, l.source
+        );
     }
     Ok(())
 }

@@ -10,11 +10,15 @@ fn bin() -> Command {
 }
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -52,9 +56,10 @@ fn trace_csv_without_a_store_gives_the_worked_example() {
         ("clean-first", 0, 1_000_000),
         ("poison", 4_000_000, 4_000_000),
     ] {
-        let out = run(bin().args(["trace", "--input"]).arg(data("a1.csv")).args([
-            "--seed", "S", "--policy", policy, "--format", "json",
-        ]));
+        let out = run(bin()
+            .args(["trace", "--input"])
+            .arg(data("a1.csv"))
+            .args(["--seed", "S", "--policy", policy, "--format", "json"]));
         let v = json(&out);
         assert_eq!(taint_of(&v, "B"), b, "{policy} B");
         assert_eq!(taint_of(&v, "C"), c, "{policy} C");
@@ -69,7 +74,9 @@ fn since_and_exits_on_the_command_line() {
     let out = run(bin()
         .args(["trace", "--input"])
         .arg(data("a1.csv"))
-        .args(["--seed", "S", "--policy", "fifo", "--format", "json", "--labels"])
+        .args([
+            "--seed", "S", "--policy", "fifo", "--format", "json", "--labels",
+        ])
         .arg(labels.path()));
     let v = json(&out);
     let exits = v["exits"].as_array().unwrap();
@@ -80,21 +87,36 @@ fn since_and_exits_on_the_command_line() {
     assert_eq!(exits[0]["path"], serde_json::json!(["theft", "ab"]));
     // Seeds emit nothing before --since: the theft at 15:02:13 is excluded.
     let out = run(bin().args(["trace", "--input"]).arg(data("a1.csv")).args([
-        "--seed", "S", "--since", "2018-01-25T15:03:00Z", "--format", "json",
+        "--seed",
+        "S",
+        "--since",
+        "2018-01-25T15:03:00Z",
+        "--format",
+        "json",
     ]));
     assert!(json(&out)["addresses"].as_array().unwrap().is_empty());
 }
 
 #[test]
 fn csv_output_has_both_lists() {
-    let out = run(bin().args(["trace", "--input"]).arg(data("a1.csv")).args([
-        "--seed", "S", "--policy", "haircut", "--format", "csv",
-    ]));
+    let out = run(bin()
+        .args(["trace", "--input"])
+        .arg(data("a1.csv"))
+        .args(["--seed", "S", "--policy", "haircut", "--format", "csv"]));
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("kind,address,label,asset,amount,holding,hop,path"));
-    assert!(text.contains("address,A,,uXEM,3000000,600000,1,theft\n"), "{text}");
-    assert!(text.contains("address,B,,uXEM,1200000,1200000,2,theft ab\n"), "{text}");
+    assert_eq!(
+        lines.next(),
+        Some("kind,address,label,asset,amount,holding,hop,path")
+    );
+    assert!(
+        text.contains("address,A,,uXEM,3000000,600000,1,theft\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("address,B,,uXEM,1200000,1200000,2,theft ab\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -124,33 +146,54 @@ fn a_malformed_row_names_its_place_and_writes_nothing() {
 #[test]
 fn reingest_adds_nothing_and_store_trace_matches_file_trace() {
     let store = tempfile::tempdir().unwrap();
-    let first = run(bin().args(["ingest", "--store"]).arg(store.path()).arg(data("a1.csv")));
+    let first = run(bin()
+        .args(["ingest", "--store"])
+        .arg(store.path())
+        .arg(data("a1.csv")));
     assert!(String::from_utf8_lossy(&first.stdout).contains("5 rows, 5 added, 0 duplicates"));
-    let again = run(bin().args(["ingest", "--store"]).arg(store.path()).arg(data("a1.csv")));
+    let again = run(bin()
+        .args(["ingest", "--store"])
+        .arg(store.path())
+        .arg(data("a1.csv")));
     assert!(String::from_utf8_lossy(&again.stdout).contains("already ingested, nothing added"));
-    run(bin().args(["incident", "--store"]).arg(store.path()).args([
-        "add", "a1", "--chain", "generic", "--seed", "S",
-    ]));
+    run(bin()
+        .args(["incident", "--store"])
+        .arg(store.path())
+        .args(["add", "a1", "--chain", "generic", "--seed", "S"]));
     let stored = run(bin().args(["trace", "--store"]).arg(store.path()).args([
-        "--incident", "a1", "--policy", "fifo", "--format", "json",
+        "--incident",
+        "a1",
+        "--policy",
+        "fifo",
+        "--format",
+        "json",
     ]));
-    let direct = run(bin().args(["trace", "--input"]).arg(data("a1.csv")).args([
-        "--seed", "S", "--policy", "fifo", "--format", "json",
-    ]));
+    let direct = run(bin()
+        .args(["trace", "--input"])
+        .arg(data("a1.csv"))
+        .args(["--seed", "S", "--policy", "fifo", "--format", "json"]));
     assert_eq!(json(&stored), json(&direct));
 }
 
 #[test]
 fn mftracer_cases_from_the_store() {
     let store = tempfile::tempdir().unwrap();
-    run(bin().args(["ingest", "--store"]).arg(store.path()).arg(repo("data/eth-mftracer-cases")));
+    run(bin()
+        .args(["ingest", "--store"])
+        .arg(store.path())
+        .arg(repo("data/eth-mftracer-cases")));
     let out = run(bin().args(["incident", "--store"]).arg(store.path()));
     let list = String::from_utf8_lossy(&out.stdout);
     for case in ["Atomic", "LIFI", "TxPhish", "XSam"] {
         assert!(list.contains(case), "{list}");
     }
     let out = run(bin().args(["trace", "--store"]).arg(store.path()).args([
-        "--incident", "LIFI", "--policy", "poison", "--format", "json",
+        "--incident",
+        "LIFI",
+        "--policy",
+        "poison",
+        "--format",
+        "json",
     ]));
     let v = json(&out);
     assert!(!v["exits"].as_array().unwrap().is_empty());

@@ -28,8 +28,14 @@ fn expected(v: &Value) -> (Rows, Exits, BTreeMap<String, u128>) {
         .unwrap()
         .iter()
         .map(|a| {
-            let key = (a["address"].as_str().unwrap().to_owned(), a["asset"].as_str().unwrap().to_owned());
-            (key, (int(&a["taint"]), a.get("holding").map(int), int(&a["dust"])))
+            let key = (
+                a["address"].as_str().unwrap().to_owned(),
+                a["asset"].as_str().unwrap().to_owned(),
+            );
+            (
+                key,
+                (int(&a["taint"]), a.get("holding").map(int), int(&a["dust"])),
+            )
         })
         .collect();
     let exits = v["exits"]
@@ -37,11 +43,19 @@ fn expected(v: &Value) -> (Rows, Exits, BTreeMap<String, u128>) {
         .unwrap()
         .iter()
         .map(|e| {
-            let key = (e["address"].as_str().unwrap().to_owned(), e["asset"].as_str().unwrap().to_owned());
+            let key = (
+                e["address"].as_str().unwrap().to_owned(),
+                e["asset"].as_str().unwrap().to_owned(),
+            );
             (key, (int(&e["amount"]), e["transfers"].as_u64().unwrap()))
         })
         .collect();
-    let summary = v["summary"].as_object().unwrap().iter().map(|(k, x)| (k.clone(), int(x))).collect();
+    let summary = v["summary"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, x)| (k.clone(), int(x)))
+        .collect();
     (rows, exits, summary)
 }
 
@@ -49,19 +63,33 @@ fn actual(r: &TraceResult) -> (Rows, Exits, BTreeMap<String, u128>) {
     let rows = r
         .addresses
         .iter()
-        .map(|a| ((a.address.clone(), a.asset.clone()), (a.taint, a.holding, a.dust)))
+        .map(|a| {
+            (
+                (a.address.clone(), a.asset.clone()),
+                (a.taint, a.holding, a.dust),
+            )
+        })
         .collect();
     let exits = r
         .exits
         .iter()
-        .map(|e| ((e.address.clone(), e.asset.clone()), (e.amount, e.transfers as u64)))
+        .map(|e| {
+            (
+                (e.address.clone(), e.asset.clone()),
+                (e.amount, e.transfers as u64),
+            )
+        })
         .collect();
     let s = serde_json::to_value(&r.summary).unwrap();
     (rows, exits, expected_summary(&s))
 }
 
 fn expected_summary(s: &Value) -> BTreeMap<String, u128> {
-    s.as_object().unwrap().iter().map(|(k, x)| (k.clone(), int(x))).collect()
+    s.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, x)| (k.clone(), int(x)))
+        .collect()
 }
 
 #[test]
@@ -78,9 +106,9 @@ fn rust_walker_agrees_with_the_independent_reference() {
     for f in &files {
         let v: Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
         let input = v["input"].as_str().unwrap().to_owned();
-        let loaded = inputs
-            .entry(input.clone())
-            .or_insert_with(|| load::load_input(&root().join(&input), InputFormat::Auto, Chain::Generic).unwrap());
+        let loaded = inputs.entry(input.clone()).or_insert_with(|| {
+            load::load_input(&root().join(&input), InputFormat::Auto, Chain::Generic).unwrap()
+        });
         let chain = loaded.graph.chain;
         let list = |k: &str| -> Vec<String> {
             v.get(k)
@@ -89,7 +117,10 @@ fn rust_walker_agrees_with_the_independent_reference() {
                 .unwrap_or_default()
         };
         let spec = TraceSpec {
-            seeds: list("seeds").iter().map(|s| Address::parse(chain, s).unwrap()).collect(),
+            seeds: list("seeds")
+                .iter()
+                .map(|s| Address::parse(chain, s).unwrap())
+                .collect(),
             seed_txs: list("seed_txs"),
             since: v.get("since").and_then(|x| x.as_i64()),
             until: v.get("until").and_then(|x| x.as_i64()),

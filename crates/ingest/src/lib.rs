@@ -26,7 +26,11 @@ pub enum IngestError {
     },
     /// A bad row or header as a whole.
     #[error("{file}:{line}: {why}")]
-    Row { file: String, line: u64, why: String },
+    Row {
+        file: String,
+        line: u64,
+        why: String,
+    },
     /// Data that is well-formed field by field but inconsistent as a whole.
     #[error("{file}: {why}")]
     Inconsistent { file: String, why: String },

@@ -47,7 +47,9 @@ pub fn parse_usd_cents(s: &str) -> Result<Amount, String> {
         return Err(format!("{s:?} has more than two decimals"));
     }
     let whole: Amount = whole.parse().map_err(|_| format!("{s:?} is too large"))?;
-    let cents: Amount = format!("{frac:0<2}").parse().map_err(|_| format!("{s:?}"))?;
+    let cents: Amount = format!("{frac:0<2}")
+        .parse()
+        .map_err(|_| format!("{s:?}"))?;
     whole
         .checked_mul(100)
         .and_then(|w| w.checked_add(cents))
@@ -62,12 +64,14 @@ fn read_addresses(path: &Path) -> Result<Vec<Address>, IngestError> {
         if line.is_empty() {
             continue;
         }
-        out.push(Address::parse(Chain::Ethereum, line).map_err(|e| IngestError::Field {
-            file: path.display().to_string(),
-            line: i as u64 + 1,
-            column: "address",
-            why: e.to_string(),
-        })?);
+        out.push(
+            Address::parse(Chain::Ethereum, line).map_err(|e| IngestError::Field {
+                file: path.display().to_string(),
+                line: i as u64 + 1,
+                column: "address",
+                why: e.to_string(),
+            })?,
+        );
     }
     Ok(out)
 }
@@ -79,7 +83,9 @@ pub fn case_csv(dir: &Path) -> Result<PathBuf, IngestError> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension().is_some_and(|e| e == "csv")
-                && !p.file_name().is_some_and(|n| n.to_string_lossy().ends_with("addresses.csv"))
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with("addresses.csv"))
         })
         .collect();
     found.sort();
@@ -87,7 +93,10 @@ pub fn case_csv(dir: &Path) -> Result<PathBuf, IngestError> {
         [one] => Ok(one.clone()),
         _ => Err(IngestError::Inconsistent {
             file: dir.display().to_string(),
-            why: format!("expected exactly one case CSV besides the address lists, found {}", found.len()),
+            why: format!(
+                "expected exactly one case CSV besides the address lists, found {}",
+                found.len()
+            ),
         }),
     }
 }
@@ -144,7 +153,8 @@ pub fn read_case(dir: &Path) -> Result<MftracerCase, IngestError> {
         let block = rec[1]
             .parse::<u64>()
             .map_err(|_| err("Block", format!("{:?} is not a block number", &rec[1])))?;
-        let from = Address::parse(Chain::Ethereum, &rec[3]).map_err(|e| err("From", e.to_string()))?;
+        let from =
+            Address::parse(Chain::Ethereum, &rec[3]).map_err(|e| err("From", e.to_string()))?;
         let to = Address::parse(Chain::Ethereum, &rec[5]).map_err(|e| err("To", e.to_string()))?;
         let amount = parse_usd_cents(rec[7].trim()).map_err(|e| err("Value_in_USD", e))?;
         let tx = rec[2].to_ascii_lowercase();
@@ -213,14 +223,30 @@ fn case_labels(
     };
     for a in terminals {
         if done.insert(a) {
-            let name = first_name.get(a).map_or_else(|| format!("terminal ({case})"), |n| n.to_string());
-            out.push(label(a, name, LabelKind::Terminal, format!("mftracer:{case} terminal addresses.csv")));
+            let name = first_name
+                .get(a)
+                .map_or_else(|| format!("terminal ({case})"), |n| n.to_string());
+            out.push(label(
+                a,
+                name,
+                LabelKind::Terminal,
+                format!("mftracer:{case} terminal addresses.csv"),
+            ));
         }
     }
     for (a, _) in seen {
         if done.insert(a) {
-            let kind = if source_set.contains(a) { LabelKind::Victim } else { LabelKind::Info };
-            out.push(label(a, first_name[a].to_owned(), kind, format!("mftracer:{case} {file}")));
+            let kind = if source_set.contains(a) {
+                LabelKind::Victim
+            } else {
+                LabelKind::Info
+            };
+            out.push(label(
+                a,
+                first_name[a].to_owned(),
+                kind,
+                format!("mftracer:{case} {file}"),
+            ));
         }
     }
     out
@@ -262,25 +288,55 @@ mod tests {
         let cases = read_all(&root()).unwrap();
         let got: Vec<(&str, usize, usize, usize)> = cases
             .iter()
-            .map(|c| (c.name.as_str(), c.transfers.len(), c.sources.len(), c.terminals.len()))
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.transfers.len(),
+                    c.sources.len(),
+                    c.terminals.len(),
+                )
+            })
             .collect();
         // Rows, sources and terminals as counted in the files (SOURCE.txt agrees).
         assert_eq!(
             got,
-            vec![("Atomic", 1080, 17, 101), ("LIFI", 135, 1, 33), ("TxPhish", 292, 2, 13), ("XSam", 1307, 7, 465)]
+            vec![
+                ("Atomic", 1080, 17, 101),
+                ("LIFI", 135, 1, 33),
+                ("TxPhish", 292, 2, 13),
+                ("XSam", 1307, 7, 465)
+            ]
         );
         // Totals computed independently with Python's decimal module.
-        let totals: Vec<Amount> = cases.iter().map(|c| c.transfers.iter().map(|t| t.amount).sum()).collect();
-        assert_eq!(totals, vec![5_070_095_696, 2_221_592_408, 13_919_732_788, 386_639_425]);
+        let totals: Vec<Amount> = cases
+            .iter()
+            .map(|c| c.transfers.iter().map(|t| t.amount).sum())
+            .collect();
+        assert_eq!(
+            totals,
+            vec![5_070_095_696, 2_221_592_408, 13_919_732_788, 386_639_425]
+        );
         let lifi = &cases[1];
-        assert_eq!(lifi.incident.seeds[0].as_str(), "0x8b3cb6bf982798fba233bca56749e22eec42dcf3");
-        let terminal_labels = lifi.labels.iter().filter(|l| l.kind == LabelKind::Terminal).count();
+        assert_eq!(
+            lifi.incident.seeds[0].as_str(),
+            "0x8b3cb6bf982798fba233bca56749e22eec42dcf3"
+        );
+        let terminal_labels = lifi
+            .labels
+            .iter()
+            .filter(|l| l.kind == LabelKind::Terminal)
+            .count();
         assert_eq!(terminal_labels, 33);
         // Legs of one transaction are numbered in file order.
         let atomic = &cases[0];
         let mut seen = HashSet::new();
         for t in &atomic.transfers {
-            assert!(seen.insert((t.tx.clone(), t.index)), "duplicate leg {} {}", t.tx, t.index);
+            assert!(
+                seen.insert((t.tx.clone(), t.index)),
+                "duplicate leg {} {}",
+                t.tx,
+                t.index
+            );
         }
     }
 }

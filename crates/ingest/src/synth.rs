@@ -96,13 +96,20 @@ mod tests {
         let a = run(42);
         assert_eq!(a, run(42));
         assert_ne!(a, run(43));
-        let rows = crate::csv::CsvReader::from_reader("synthetic", a.as_slice(), ashiato_model::Chain::Generic)
-            .unwrap()
-            .for_each(0, |_, _| Ok(()))
-            .unwrap();
+        let rows = crate::csv::CsvReader::from_reader(
+            "synthetic",
+            a.as_slice(),
+            ashiato_model::Chain::Generic,
+        )
+        .unwrap()
+        .for_each(0, |_, _| Ok(()))
+        .unwrap();
         assert_eq!(rows, 10_000);
         // Pin the bytes so an accidental change of the generator shows up.
         let digest = format!("{:x}", Sha256::digest(&a));
-        assert_eq!(digest, "f5084c5fd3be5a03ffb418ce2a96cdb6eeadaa5e9e54fac4d7dd261177380bfe");
+        assert_eq!(
+            digest,
+            "f5084c5fd3be5a03ffb418ce2a96cdb6eeadaa5e9e54fac4d7dd261177380bfe"
+        );
     }
 }

@@ -72,13 +72,22 @@ fn table(dir: &Path, name: &str, header: &[&str]) -> Result<Table, IngestError> 
 }
 
 impl Table {
-    fn int(&self, line: u64, row: &[String], col: usize, name: &'static str) -> Result<u64, IngestError> {
-        row[col].trim().parse::<u64>().map_err(|_| IngestError::Field {
-            file: self.file.clone(),
-            line,
-            column: name,
-            why: format!("{:?} is not an unsigned integer", row[col]),
-        })
+    fn int(
+        &self,
+        line: u64,
+        row: &[String],
+        col: usize,
+        name: &'static str,
+    ) -> Result<u64, IngestError> {
+        row[col]
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| IngestError::Field {
+                file: self.file.clone(),
+                line,
+                column: name,
+                why: format!("{:?} is not an unsigned integer", row[col]),
+            })
     }
 }
 
@@ -86,8 +95,28 @@ impl Table {
 pub fn read_dir(dir: &Path) -> Result<Vec<UtxoTx>, IngestError> {
     let hashes = table(dir, "tx_hash.csv", &["tx_index", "tx_hash"])?;
     let heights = table(dir, "tx_height.csv", &["tx_index", "block_index"])?;
-    let outputs = table(dir, "tx_output.csv", &["output_index", "tx_index", "adr_index", "output_value", "spent_index"])?;
-    let inputs = table(dir, "tx_input.csv", &["output_index", "tx_index", "adr_index", "input_value", "spent_index"])?;
+    let outputs = table(
+        dir,
+        "tx_output.csv",
+        &[
+            "output_index",
+            "tx_index",
+            "adr_index",
+            "output_value",
+            "spent_index",
+        ],
+    )?;
+    let inputs = table(
+        dir,
+        "tx_input.csv",
+        &[
+            "output_index",
+            "tx_index",
+            "adr_index",
+            "input_value",
+            "spent_index",
+        ],
+    )?;
     let adrs = table(dir, "adr_hash.csv", &["adr_index", "adr_hash"])?;
 
     let mut address: HashMap<u64, Address> = HashMap::new();
@@ -125,7 +154,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<UtxoTx>, IngestError> {
     for (line, r) in &heights.rows {
         let ix = heights.int(*line, r, 0, "tx_index")?;
         let block = heights.int(*line, r, 1, "block_index")?;
-        txs.get_mut(&ix).ok_or_else(|| missing_tx(&heights, *line, ix))?.block = block;
+        txs.get_mut(&ix)
+            .ok_or_else(|| missing_tx(&heights, *line, ix))?
+            .block = block;
     }
     // Outputs: ordered by output_index within each transaction; exact duplicates dropped.
     let mut outs: BTreeMap<u64, (u64, u64, Amount, u64)> = BTreeMap::new();
@@ -152,7 +183,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<UtxoTx>, IngestError> {
     }
     let mut vout_of: HashMap<u64, (u64, u32)> = HashMap::new();
     for (&oi, &(ix, adr, value, line)) in &outs {
-        let tx = txs.get_mut(&ix).ok_or_else(|| missing_tx(&outputs, line, ix))?;
+        let tx = txs
+            .get_mut(&ix)
+            .ok_or_else(|| missing_tx(&outputs, line, ix))?;
         vout_of.insert(oi, (ix, tx.outputs.len() as u32));
         tx.outputs.push(TxOut {
             address: address.get(&adr).cloned(),
@@ -180,7 +213,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<UtxoTx>, IngestError> {
             });
         }
         let owner = txs[&prev_ix].outputs[vout as usize].address.clone();
-        let tx = txs.get_mut(&ix).ok_or_else(|| missing_tx(&inputs, *line, ix))?;
+        let tx = txs
+            .get_mut(&ix)
+            .ok_or_else(|| missing_tx(&inputs, *line, ix))?;
         tx.coinbase = false;
         tx.inputs.push(TxIn {
             prev: OutPoint {
@@ -209,24 +244,42 @@ mod tests {
 
     #[test]
     fn all_of_2009() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/btc-2009-full-year-taintedtx");
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/btc-2009-full-year-taintedtx");
         let txs = read_dir(&dir).unwrap();
         assert_eq!(txs.len(), 32_709);
         assert_eq!(txs.iter().map(|t| t.inputs.len()).sum::<usize>(), 2_887);
         // 32,783 rows less the two duplicated coinbase outputs.
         assert_eq!(txs.iter().map(|t| t.outputs.len()).sum::<usize>(), 32_781);
         assert_eq!(txs.iter().filter(|t| t.coinbase).count(), 32_490);
-        assert_eq!(txs.iter().filter(|t| is_truncated_hash(&t.txid)).count(), 2_052);
+        assert_eq!(
+            txs.iter().filter(|t| is_truncated_hash(&t.txid)).count(),
+            2_052
+        );
         // Totals computed independently (Python over the CSVs, duplicates dropped): the
         // coinbases pay 32,490 × 50 BTC plus the year's 2.87 BTC of fees.
-        let coinbase: Amount = txs.iter().filter(|t| t.coinbase).flat_map(|t| &t.outputs).map(|o| o.value).sum();
+        let coinbase: Amount = txs
+            .iter()
+            .filter(|t| t.coinbase)
+            .flat_map(|t| &t.outputs)
+            .map(|o| o.value)
+            .sum();
         assert_eq!(coinbase, 32_490 * 5_000_000_000 + 287_000_000);
         let fees: Amount = txs.iter().map(|t| t.fee().unwrap()).sum();
         assert_eq!(fees, 287_000_000);
-        assert_eq!(txs.iter().flat_map(|t| &t.outputs).filter(|o| o.address.is_none()).count(), 21);
+        assert_eq!(
+            txs.iter()
+                .flat_map(|t| &t.outputs)
+                .filter(|o| o.address.is_none())
+                .count(),
+            21
+        );
         // The first person-to-person payment: Satoshi to Hal Finney, block 170.
         let t = &txs[171];
-        assert_eq!(t.txid, "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16");
+        assert_eq!(
+            t.txid,
+            "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"
+        );
         assert_eq!(t.block, 170);
         assert_eq!(t.inputs.len(), 1);
         assert_eq!(t.inputs[0].value, 5_000_000_000);
@@ -239,6 +292,10 @@ mod tests {
             .collect();
         assert_eq!(outs[0].0, 1_000_000_000);
         assert_eq!(outs[1].0, 4_000_000_000);
-        assert_eq!(t.inputs[0].address.as_ref().map(|a| a.as_str()), Some(outs[1].1), "change back to the sender");
+        assert_eq!(
+            t.inputs[0].address.as_ref().map(|a| a.as_str()),
+            Some(outs[1].1),
+            "change back to the sender"
+        );
     }
 }

@@ -91,8 +91,7 @@ fn generic(s: &str) -> Result<String, AddressError> {
     if s.len() > 128 {
         return Err(malformed(Chain::Generic, s, "longer than 128 bytes"));
     }
-    if s
-        .chars()
+    if s.chars()
         .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"')
     {
         return Err(malformed(
@@ -110,7 +109,11 @@ fn ethereum(s: &str) -> Result<String, AddressError> {
         .or_else(|| s.strip_prefix("0X"))
         .ok_or_else(|| malformed(Chain::Ethereum, s, "does not start with 0x"))?;
     if hex.len() != 40 {
-        return Err(malformed(Chain::Ethereum, s, "is not 20 bytes (40 hex digits)"));
+        return Err(malformed(
+            Chain::Ethereum,
+            s,
+            "is not 20 bytes (40 hex digits)",
+        ));
     }
     if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(malformed(Chain::Ethereum, s, "has a non-hex digit"));
@@ -234,10 +237,22 @@ mod tests {
             Address::parse(Chain::Ethereum, bad),
             Err(AddressError::Checksum { .. })
         ));
-        assert!(Address::parse(Chain::Ethereum, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").is_ok());
-        assert!(Address::parse(Chain::Ethereum, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea").is_err());
-        assert!(Address::parse(Chain::Ethereum, "5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").is_err());
-        assert!(Address::parse(Chain::Ethereum, "0xzaaeb6053f3e94c9b9a09f33669435e7ef1beaed").is_err());
+        assert!(Address::parse(
+            Chain::Ethereum,
+            "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+        )
+        .is_ok());
+        assert!(
+            Address::parse(Chain::Ethereum, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea").is_err()
+        );
+        assert!(
+            Address::parse(Chain::Ethereum, "5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").is_err()
+        );
+        assert!(Address::parse(
+            Chain::Ethereum,
+            "0xzaaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+        )
+        .is_err());
     }
 
     #[test]
@@ -281,7 +296,10 @@ mod tests {
 
     #[test]
     fn generic_tokens() {
-        assert_eq!(Address::parse(Chain::Generic, " alice ").unwrap().as_str(), "alice");
+        assert_eq!(
+            Address::parse(Chain::Generic, " alice ").unwrap().as_str(),
+            "alice"
+        );
         assert!(Address::parse(Chain::Generic, "a b").is_err());
         assert!(Address::parse(Chain::Generic, "a,b").is_err());
         assert_eq!(Address::parse(Chain::Generic, ""), Err(AddressError::Empty));

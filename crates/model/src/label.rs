@@ -55,7 +55,9 @@ impl fmt::Display for LabelKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown label kind {0:?} (exchange, mixer, bridge, service, terminal, victim, suspect, info)")]
+#[error(
+    "unknown label kind {0:?} (exchange, mixer, bridge, service, terminal, victim, suspect, info)"
+)]
 pub struct LabelKindError(pub String);
 
 impl FromStr for LabelKind {

@@ -63,9 +63,18 @@ mod tests {
             parse_amount("340282366920938463463374607431768211456"),
             Err(AmountError::TooLarge(_))
         ));
-        assert!(matches!(parse_amount("1.5"), Err(AmountError::NotInteger(_))));
-        assert!(matches!(parse_amount("-3"), Err(AmountError::NotInteger(_))));
-        assert!(matches!(parse_amount("1e6"), Err(AmountError::NotInteger(_))));
+        assert!(matches!(
+            parse_amount("1.5"),
+            Err(AmountError::NotInteger(_))
+        ));
+        assert!(matches!(
+            parse_amount("-3"),
+            Err(AmountError::NotInteger(_))
+        ));
+        assert!(matches!(
+            parse_amount("1e6"),
+            Err(AmountError::NotInteger(_))
+        ));
         assert_eq!(parse_amount(""), Err(AmountError::Empty));
     }
 }

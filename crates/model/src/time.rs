@@ -43,7 +43,8 @@ impl UtcTime {
             }
             return Ok(UtcTime(t.unix_timestamp()));
         }
-        let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        let fmt =
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
         if let Ok(t) = PrimitiveDateTime::parse(s, &fmt) {
             return Ok(UtcTime(t.assume_utc().unix_timestamp()));
         }
@@ -98,7 +99,10 @@ mod tests {
             UtcTime::parse("2018-01-26T00:02:13+09:00"),
             Err(TimeError::NotUtc(_))
         ));
-        assert!(matches!(UtcTime::parse("yesterday"), Err(TimeError::Unparsable(_))));
+        assert!(matches!(
+            UtcTime::parse("yesterday"),
+            Err(TimeError::Unparsable(_))
+        ));
         assert_eq!(UtcTime::parse(" "), Err(TimeError::Empty));
     }
 }

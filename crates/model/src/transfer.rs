@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -7,9 +8,11 @@ use crate::{Address, Amount, UtcTime};
 /// An asset on a chain: the native coin (`XEM`, `ETH`, `BTC`), a NEM mosaic
 /// (`namespace:name`), an ERC-20 contract (`erc20:0x…`), or a pseudo-asset such as `USD`
 /// for data sets that give only a fiat value.
+///
+/// Shared (`Arc`), because a file of ten million transfers usually names one or two assets.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Asset(Box<str>);
+pub struct Asset(Arc<str>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("asset {0:?} must be 1-96 characters of letters, digits and . : _ - @")]
@@ -20,8 +23,7 @@ impl Asset {
         let s = s.trim();
         let ok = !s.is_empty()
             && s.len() <= 96
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b":._-@".contains(&b));
         if ok {
             Ok(Asset(s.into()))

@@ -56,7 +56,11 @@ pub enum StoreError {
     #[error("building the graph: {0}")]
     Graph(#[from] ashiato_trace::GraphError),
     #[error("source {name} was ingested as {was} but is now given as {now}")]
-    ChainMismatch { name: String, was: Chain, now: Chain },
+    ChainMismatch {
+        name: String,
+        was: Chain,
+        now: Chain,
+    },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -203,7 +207,9 @@ impl Store {
         for entry in fs::read_dir(&seg_dir).map_err(io_err(&seg_dir))? {
             let entry = entry.map_err(io_err(&seg_dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let committed = name.parse::<u64>().is_ok_and(|id| segments.contains_key(&id));
+            let committed = name
+                .parse::<u64>()
+                .is_ok_and(|id| segments.contains_key(&id));
             if !committed {
                 fs::remove_dir_all(entry.path()).map_err(io_err(&entry.path()))?;
             }
@@ -242,7 +248,11 @@ impl Store {
     }
 
     /// Starts (or resumes) ingesting one source.
-    pub fn begin_source(&mut self, chain: Chain, key: SourceKey) -> Result<SourceSession<'_>, StoreError> {
+    pub fn begin_source(
+        &mut self,
+        chain: Chain,
+        key: SourceKey,
+    ) -> Result<SourceSession<'_>, StoreError> {
         let fp = hex(&key.fingerprint);
         let state = match self.sources.get(fp.as_bytes())? {
             Some(v) => {
@@ -293,7 +303,7 @@ impl Store {
         for m in self.chain_segments(chain) {
             let path = self.segment_path(m.id);
             for a in segment::read_names(&path.join("addresses.txt"), m.addresses as usize)? {
-                d.addresses.insert(a.into_boxed_str(), d.address_count);
+                d.addresses.insert(name_hash(&a), d.address_count);
                 d.address_count += 1;
             }
             for a in segment::read_names(&path.join("assets.txt"), m.assets as usize)? {
@@ -414,7 +424,16 @@ impl Store {
                     let seg = AccountSegment::read(&path, m.rows)?;
                     for i in 0..seg.len() {
                         let tx = b.intern_tx(seg.tx(i));
-                        b.push_transfer(seg.time[i], seg.block[i], seg.seq[i], tx, seg.from[i], seg.to[i], seg.asset[i], seg.amount[i]);
+                        b.push_transfer(
+                            seg.time[i],
+                            seg.block[i],
+                            seg.seq[i],
+                            tx,
+                            seg.from[i],
+                            seg.to[i],
+                            seg.asset[i],
+                            seg.amount[i],
+                        );
                     }
                 }
                 SegKind::Utxo => {
@@ -447,11 +466,16 @@ impl Store {
             }
             match segment::checksum(&path, m.kind) {
                 Ok(c) if c == m.checksum => {}
-                Ok(c) => r.problems.push(format!("segment {}: checksum {c} differs from the manifest's {}", m.id, m.checksum)),
+                Ok(c) => r.problems.push(format!(
+                    "segment {}: checksum {c} differs from the manifest's {}",
+                    m.id, m.checksum
+                )),
                 Err(e) => r.problems.push(e.to_string()),
             }
             let seg_keys: Result<Vec<u64>, StoreError> = match m.kind {
-                SegKind::Transfers => AccountSegment::read(&path, m.rows).map(|s| s.key).map_err(Into::into),
+                SegKind::Transfers => AccountSegment::read(&path, m.rows)
+                    .map(|s| s.key)
+                    .map_err(Into::into),
                 SegKind::Utxo => segment::read_utxo(&path, m.rows)
                     .map(|v| v.iter().map(|(_, t)| utxo_key(m.chain, t)).collect())
                     .map_err(Into::into),
@@ -461,7 +485,10 @@ impl Store {
                     r.rows += ks.len() as u64;
                     for k in ks {
                         if !keys.insert(k) {
-                            r.problems.push(format!("segment {}: transfer key {k:016x} is stored twice", m.id));
+                            r.problems.push(format!(
+                                "segment {}: transfer key {k:016x} is stored twice",
+                                m.id
+                            ));
                         }
                     }
                 }
@@ -472,9 +499,13 @@ impl Store {
     }
 }
 
+/// A chain's names and keys while ingesting. Addresses are looked up by a 128-bit hash
+/// held inline in the table: a string key would cost a cache miss per lookup to reach its
+/// heap bytes. Two distinct addresses share a hash with probability below 10^-21 even at a
+/// billion addresses.
 #[derive(Default)]
 struct Dict {
-    addresses: FxHashMap<Box<str>, u32>,
+    addresses: FxHashMap<u128, u32>,
     address_count: u32,
     assets: FxHashMap<Box<str>, u16>,
     asset_count: u16,
@@ -482,15 +513,52 @@ struct Dict {
     next_seq: u64,
 }
 
-fn transfer_key(chain: Chain, t: &Transfer) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for part in [chain.as_str(), &t.tx, t.from.as_str(), t.to.as_str(), t.asset.as_str()] {
-        h.update(part.as_bytes());
-        h.update(&[0]);
+/// The dedup keys of a chain, lent to another thread during an ingest.
+pub struct KeySet(FxHashSet<u64>);
+
+impl KeySet {
+    /// True when `key` is new (and now recorded).
+    pub fn insert(&mut self, key: u64) -> bool {
+        self.0.insert(key)
     }
-    h.update(&t.index.to_le_bytes());
-    h.update(&t.amount.to_le_bytes());
-    h.digest()
+}
+
+/// The hashes the store needs per transfer: its dedup key and its two address hashes.
+/// Pure functions of the transfer, so any thread may compute them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferHashes {
+    pub key: u64,
+    pub from: u128,
+    pub to: u128,
+}
+
+impl TransferHashes {
+    pub fn of(chain: Chain, t: &Transfer) -> TransferHashes {
+        // One-shot hashing of a small stack buffer: the streaming hasher costs more than
+        // the hash itself on inputs this small.
+        let mut buf: smallvec::SmallVec<[u8; 256]> = smallvec::SmallVec::new();
+        for part in [
+            chain.as_str(),
+            &t.tx,
+            t.from.as_str(),
+            t.to.as_str(),
+            t.asset.as_str(),
+        ] {
+            buf.extend_from_slice(part.as_bytes());
+            buf.push(0);
+        }
+        buf.extend_from_slice(&t.index.to_le_bytes());
+        buf.extend_from_slice(&t.amount.to_le_bytes());
+        TransferHashes {
+            key: xxhash_rust::xxh3::xxh3_64(&buf),
+            from: name_hash(t.from.as_str()),
+            to: name_hash(t.to.as_str()),
+        }
+    }
+}
+
+fn name_hash(s: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(s.as_bytes())
 }
 
 fn utxo_key(chain: Chain, tx: &UtxoTx) -> u64 {
@@ -535,27 +603,79 @@ impl SourceSession<'_> {
         Ok(self.dict.as_mut().expect("just loaded"))
     }
 
-    pub fn push_transfer(&mut self, row: u64, t: &Transfer) -> Result<(), StoreError> {
-        let key = transfer_key(self.chain, t);
-        self.watermark = row + 1;
-        let d = self.dict()?;
-        if !d.keys.insert(key) {
-            self.report.duplicates += 1;
-            return self.maybe_commit();
+    /// Tells the session roughly how many rows are coming, so its tables grow once.
+    pub fn reserve(&mut self, rows: usize) -> Result<(), StoreError> {
+        self.dict()?.keys.reserve(rows);
+        if self.buf.len() == 0 {
+            self.buf = AccountSegment::with_capacity(rows.min(self.store.segment_rows));
         }
-        let intern_addr = |d: &mut Dict, a: &str, new: &mut Vec<String>| -> u32 {
-            if let Some(&id) = d.addresses.get(a) {
-                return id;
-            }
-            let id = d.address_count;
-            d.address_count += 1;
-            d.addresses.insert(a.into(), id);
-            new.push(a.to_owned());
-            id
+        Ok(())
+    }
+
+    pub fn push_transfer(&mut self, row: u64, t: &Transfer) -> Result<(), StoreError> {
+        let h = TransferHashes::of(self.chain, t);
+        self.push_hashed(row, t, h)
+    }
+
+    /// [`Self::push_transfer`] with the hashes computed elsewhere (by a parsing thread, so
+    /// that the two halves of an ingest share the work).
+    pub fn push_hashed(
+        &mut self,
+        row: u64,
+        t: &Transfer,
+        h: TransferHashes,
+    ) -> Result<(), StoreError> {
+        self.dict()?;
+        let d = self.dict.as_mut().expect("loaded just above");
+        if !d.keys.insert(h.key) {
+            return self.push_duplicate(row);
+        }
+        self.push_unique(row, t, h)
+    }
+
+    /// Lends out the set of stored dedup keys, so that another thread can filter rows with
+    /// [`KeySet::insert`] while this one stores them with [`Self::push_unique`]. Give it
+    /// back with [`Self::return_keys`] before committing more sources.
+    pub fn lend_keys(&mut self) -> Result<KeySet, StoreError> {
+        self.dict()?;
+        let d = self.dict.as_mut().expect("loaded just above");
+        Ok(KeySet(std::mem::take(&mut d.keys)))
+    }
+
+    pub fn return_keys(&mut self, keys: KeySet) {
+        if let Some(d) = self.dict.as_mut() {
+            d.keys = keys.0;
+        }
+    }
+
+    /// Counts a row whose key was already stored.
+    pub fn push_duplicate(&mut self, row: u64) -> Result<(), StoreError> {
+        self.watermark = row + 1;
+        self.report.duplicates += 1;
+        self.maybe_commit()
+    }
+
+    /// Stores a row whose key the caller has just inserted into the (lent) key set.
+    pub fn push_unique(
+        &mut self,
+        row: u64,
+        t: &Transfer,
+        h: TransferHashes,
+    ) -> Result<(), StoreError> {
+        debug_assert_eq!(h, TransferHashes::of(self.chain, t));
+        self.watermark = row + 1;
+        self.dict()?;
+        let d = self.dict.as_mut().expect("loaded just above");
+        let new = &mut self.buf.new_addresses;
+        let mut intern = |hash: u128, a: &str| -> u32 {
+            *d.addresses.entry(hash).or_insert_with(|| {
+                new.push(a.to_owned());
+                d.address_count += 1;
+                d.address_count - 1
+            })
         };
-        let d = self.dict.as_mut().expect("loaded above");
-        let from = intern_addr(d, t.from.as_str(), &mut self.buf.new_addresses);
-        let to = intern_addr(d, t.to.as_str(), &mut self.buf.new_addresses);
+        let from = intern(h.from, t.from.as_str());
+        let to = intern(h.to, t.to.as_str());
         let asset = match d.assets.get(t.asset.as_str()) {
             Some(&id) => id,
             None => {
@@ -568,7 +688,7 @@ impl SourceSession<'_> {
         };
         let seq = d.next_seq;
         d.next_seq += 1;
-        self.buf.push(t, seq, from, to, asset, key);
+        self.buf.push(t, seq, from, to, asset, h.key);
         self.report.added += 1;
         self.maybe_commit()
     }
@@ -606,12 +726,22 @@ impl SourceSession<'_> {
         let mut batch = store.db.batch().durability(Some(PersistMode::SyncAll));
         if pending > 0 || !self.buf.new_addresses.is_empty() {
             let id = store.next_segment;
-            let kind = if self.utxo.is_empty() { SegKind::Transfers } else { SegKind::Utxo };
+            let kind = if self.utxo.is_empty() {
+                SegKind::Transfers
+            } else {
+                SegKind::Utxo
+            };
             let final_path = store.segment_path(id);
             let tmp = store.dir.join("segments").join(format!("tmp-{id}"));
             let checksum = match kind {
                 SegKind::Transfers => self.buf.write(&tmp, &final_path)?,
-                SegKind::Utxo => segment::write_utxo(&tmp, &final_path, &self.utxo, &self.buf.new_addresses, &self.buf.new_assets)?,
+                SegKind::Utxo => segment::write_utxo(
+                    &tmp,
+                    &final_path,
+                    &self.utxo,
+                    &self.buf.new_addresses,
+                    &self.buf.new_assets,
+                )?,
             };
             let meta = SegmentMeta {
                 id,
@@ -635,7 +765,7 @@ impl SourceSession<'_> {
         self.state.complete = complete;
         batch.insert(&store.sources, self.fp.as_bytes(), json(&self.state));
         batch.commit()?;
-        self.buf = AccountSegment::default();
+        self.buf.clear();
         self.utxo.clear();
         self.committed_added = self.report.added;
         Ok(())
@@ -673,4 +803,3 @@ impl SourceSession<'_> {
         Ok(())
     }
 }
-

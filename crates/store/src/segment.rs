@@ -75,12 +75,49 @@ pub struct AccountSegment {
 }
 
 impl AccountSegment {
+    /// Room for `rows` rows, so that filling a segment never copies its columns.
+    pub fn with_capacity(rows: usize) -> Self {
+        AccountSegment {
+            time: Vec::with_capacity(rows),
+            block: Vec::with_capacity(rows),
+            seq: Vec::with_capacity(rows),
+            from: Vec::with_capacity(rows),
+            to: Vec::with_capacity(rows),
+            asset: Vec::with_capacity(rows),
+            amount: Vec::with_capacity(rows),
+            key: Vec::with_capacity(rows),
+            tx_end: Vec::with_capacity(rows),
+            tx_bytes: Vec::with_capacity(rows * 16),
+            ..AccountSegment::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.time.len()
     }
 
+    /// Empties the segment but keeps its memory for the next one.
+    pub fn clear(&mut self) {
+        self.time.clear();
+        self.block.clear();
+        self.seq.clear();
+        self.from.clear();
+        self.to.clear();
+        self.asset.clear();
+        self.amount.clear();
+        self.key.clear();
+        self.tx_end.clear();
+        self.tx_bytes.clear();
+        self.new_addresses.clear();
+        self.new_assets.clear();
+    }
+
     pub fn tx(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.tx_end[i - 1] as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.tx_end[i - 1] as usize
+        };
         // Validated as UTF-8 when read; written from `String`s.
         std::str::from_utf8(&self.tx_bytes[start..self.tx_end[i] as usize]).unwrap_or("")
     }
@@ -134,12 +171,18 @@ impl AccountSegment {
         let path = dir.join(TRANSFERS);
         let data = fs::read(&path).map_err(io_err(&path))?;
         if data.len() < 24 || &data[..8] != MAGIC {
-            return Err(corrupt(&path, "not a segment file (bad magic or shorter than its header)"));
+            return Err(corrupt(
+                &path,
+                "not a segment file (bad magic or shorter than its header)",
+            ));
         }
         let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
         let (n, tx_len) = (word(8), word(16));
         if n != rows {
-            return Err(corrupt(&path, format!("holds {n} rows, the manifest says {rows}")));
+            return Err(corrupt(
+                &path,
+                format!("holds {n} rows, the manifest says {rows}"),
+            ));
         }
         let n = n as usize;
         let want = 24u64
@@ -148,7 +191,10 @@ impl AccountSegment {
         if want != Some(data.len() as u64) {
             return Err(corrupt(
                 &path,
-                format!("is {} bytes, its header implies {want:?} (truncated?)", data.len()),
+                format!(
+                    "is {} bytes, its header implies {want:?} (truncated?)",
+                    data.len()
+                ),
             ));
         }
         let mut at = 24usize;
@@ -170,7 +216,8 @@ impl AccountSegment {
             ..AccountSegment::default()
         };
         seg.tx_bytes = take(tx_len as usize).to_vec();
-        let ends_ok = seg.tx_end.windows(2).all(|w| w[0] <= w[1]) && seg.tx_end.last().is_none_or(|&e| e == tx_len);
+        let ends_ok = seg.tx_end.windows(2).all(|w| w[0] <= w[1])
+            && seg.tx_end.last().is_none_or(|&e| e == tx_len);
         if !ends_ok || std::str::from_utf8(&seg.tx_bytes).is_err() {
             return Err(corrupt(&path, "transaction id column is inconsistent"));
         }
@@ -196,10 +243,14 @@ fn write_names(dir: &Path, addresses: &[String], assets: &[String]) -> Result<()
 
 /// Renames a fully written temporary directory into place and makes the rename durable.
 fn publish(tmp: &Path, dest: &Path) -> Result<(), SegmentError> {
-    File::open(tmp).and_then(|d| d.sync_all()).map_err(io_err(tmp))?;
+    File::open(tmp)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(tmp))?;
     fs::rename(tmp, dest).map_err(io_err(dest))?;
     if let Some(parent) = dest.parent() {
-        File::open(parent).and_then(|d| d.sync_all()).map_err(io_err(parent))?;
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(parent))?;
     }
     Ok(())
 }
@@ -211,7 +262,10 @@ pub fn read_names(path: &Path, expected: usize) -> Result<Vec<String>, SegmentEr
         .collect::<Result<_, _>>()
         .map_err(io_err(path))?;
     if names.len() != expected {
-        return Err(corrupt(path, format!("holds {} names, the manifest says {expected}", names.len())));
+        return Err(corrupt(
+            path,
+            format!("holds {} names, the manifest says {expected}", names.len()),
+        ));
     }
     Ok(names)
 }
@@ -233,7 +287,10 @@ pub fn write_utxo(
     let path = tmp.join(UTXO);
     let mut f = BufWriter::new(File::create(&path).map_err(io_err(&path))?);
     for (seq, tx) in txs {
-        let row = UtxoRow { seq: *seq, tx: tx.clone() };
+        let row = UtxoRow {
+            seq: *seq,
+            tx: tx.clone(),
+        };
         serde_json::to_writer(&mut f, &row).map_err(|e| SegmentError::Io {
             path: path.clone(),
             source: e.into(),
@@ -256,11 +313,15 @@ pub fn read_utxo(dir: &Path, rows: u64) -> Result<Vec<(u64, UtxoTx)>, SegmentErr
     let mut out = Vec::new();
     for (i, line) in io::BufReader::new(f).lines().enumerate() {
         let line = line.map_err(io_err(&path))?;
-        let row: UtxoRow = serde_json::from_str(&line).map_err(|e| corrupt(&path, format!("line {}: {e}", i + 1)))?;
+        let row: UtxoRow = serde_json::from_str(&line)
+            .map_err(|e| corrupt(&path, format!("line {}: {e}", i + 1)))?;
         out.push((row.seq, row.tx));
     }
     if out.len() as u64 != rows {
-        return Err(corrupt(&path, format!("holds {} transactions, the manifest says {rows}", out.len())));
+        return Err(corrupt(
+            &path,
+            format!("holds {} transactions, the manifest says {rows}", out.len()),
+        ));
     }
     Ok(out)
 }

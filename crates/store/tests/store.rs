@@ -15,7 +15,7 @@ fn t(i: u64) -> Transfer {
         index: 0,
         from: Address::parse(Chain::Generic, &format!("a{}", i % 97)).unwrap(),
         to: Address::parse(Chain::Generic, &format!("a{}", (i * 7 + 1) % 101)).unwrap(),
-        asset: Asset::parse(if i % 3 == 0 { "X" } else { "Y" }).unwrap(),
+        asset: Asset::parse(if i.is_multiple_of(3) { "X" } else { "Y" }).unwrap(),
         amount: (i as u128 + 1) * 1_000,
     }
 }
@@ -46,7 +46,10 @@ fn ingest_is_idempotent_and_incremental() {
     let mut store = Store::open(dir.path()).unwrap();
     store.set_segment_rows(100);
     let r = ingest(&mut store, 1, 1_000);
-    assert_eq!((r.rows, r.added, r.duplicates, r.already_complete), (1_000, 1_000, 0, false));
+    assert_eq!(
+        (r.rows, r.added, r.duplicates, r.already_complete),
+        (1_000, 1_000, 0, false)
+    );
     // The same content again: nothing read, nothing added.
     let r = ingest(&mut store, 1, 1_000);
     assert!(r.already_complete);
@@ -107,7 +110,11 @@ fn labels_and_incidents_round_trip() {
         confidence: 100,
     };
     assert_eq!(store.put_labels(std::slice::from_ref(&label)).unwrap(), 1);
-    assert_eq!(store.put_labels(std::slice::from_ref(&label)).unwrap(), 0, "unchanged label is not rewritten");
+    assert_eq!(
+        store.put_labels(std::slice::from_ref(&label)).unwrap(),
+        0,
+        "unchanged label is not rewritten"
+    );
     let incident = Incident {
         name: "coincheck".into(),
         chain: Chain::Nem,
@@ -134,14 +141,19 @@ fn corruption_is_reported_with_its_path() {
     drop(store);
     let seg = dir.path().join("segments/0000000001/transfers.bin");
     let len = std::fs::metadata(&seg).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 5).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
     let store = Store::open(dir.path()).unwrap();
     let err = store.graph(Chain::Generic).unwrap_err().to_string();
     assert!(err.contains("0000000001/transfers.bin"), "{err}");
     assert!(err.contains("truncated"), "{err}");
     let problems = store.check().unwrap().problems;
     assert_eq!(problems.len(), 2, "{problems:?}"); // checksum and length
-    // A segment directory the manifest does not know (a crash before commit) is removed.
+                                                   // A segment directory the manifest does not know (a crash before commit) is removed.
     drop(store);
     std::fs::create_dir_all(dir.path().join("segments/0000000002")).unwrap();
     std::fs::create_dir_all(dir.path().join("segments/tmp-3")).unwrap();
@@ -155,7 +167,9 @@ const CRASH_ROWS: u64 = 300_000;
 /// The child half of the crash test: ingests until killed.
 #[test]
 fn crash_child() {
-    let Some(dir) = std::env::var_os("ASHIATO_CRASH_STORE") else { return };
+    let Some(dir) = std::env::var_os("ASHIATO_CRASH_STORE") else {
+        return;
+    };
     let mut store = Store::open(Path::new(&dir)).unwrap();
     store.set_segment_rows(10_000);
     ingest(&mut store, 7, CRASH_ROWS);
@@ -168,7 +182,13 @@ fn kill_9_loses_nothing_and_duplicates_nothing() {
     // Seeded delays: early, middle and late in the run, plus one while committing.
     for delay_ms in [40u64, 150, 300, 450, 700] {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads", "1"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env("ASHIATO_CRASH_STORE", dir.path())
             .spawn()
             .unwrap();
@@ -177,7 +197,11 @@ fn kill_9_loses_nothing_and_duplicates_nothing() {
         child.wait().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let check = store.check().unwrap();
-        assert!(check.problems.is_empty(), "after kill at {delay_ms} ms: {:?}", check.problems);
+        assert!(
+            check.problems.is_empty(),
+            "after kill at {delay_ms} ms: {:?}",
+            check.problems
+        );
         let s = {
             let mut store = store;
             let s = store.begin_source(Chain::Generic, key("gen", 7)).unwrap();
@@ -190,10 +214,18 @@ fn kill_9_loses_nothing_and_duplicates_nothing() {
     let r = ingest(&mut store, 7, CRASH_ROWS);
     let check = store.check().unwrap();
     assert!(check.problems.is_empty(), "{:?}", check.problems);
-    assert_eq!(check.rows, CRASH_ROWS, "every row stored exactly once (resume points {resumed:?}, last run {r:?})");
-    assert_eq!(store.graph(Chain::Generic).unwrap().events() as u64, CRASH_ROWS);
+    assert_eq!(
+        check.rows, CRASH_ROWS,
+        "every row stored exactly once (resume points {resumed:?}, last run {r:?})"
+    );
+    assert_eq!(
+        store.graph(Chain::Generic).unwrap().events() as u64,
+        CRASH_ROWS
+    );
     assert!(
-        resumed.iter().any(|&(from, complete)| from > 0 && !complete),
+        resumed
+            .iter()
+            .any(|&(from, complete)| from > 0 && !complete),
         "at least one kill landed mid-ingest: {resumed:?}"
     );
 }

@@ -69,7 +69,9 @@ impl TxNames {
 
     /// Every id whose name is `name` (a tx with several transfers may be stored more than once).
     pub fn find(&self, name: &str) -> Vec<u32> {
-        (0..self.len() as u32).filter(|&i| self.get(i) == name).collect()
+        (0..self.len() as u32)
+            .filter(|&i| self.get(i) == name)
+            .collect()
     }
 }
 
@@ -384,7 +386,11 @@ impl GraphBuilder {
             let mut slots: Vec<Option<PendingTx>> = pending.into_iter().map(Some).collect();
             pending = perm
                 .iter()
-                .map(|&i| slots[i as usize].take().expect("permutation visits each slot once"))
+                .map(|&i| {
+                    slots[i as usize]
+                        .take()
+                        .expect("permutation visits each slot once")
+                })
                 .collect();
         }
         let mut sorted = keys;
@@ -473,7 +479,8 @@ impl GraphBuilder {
             chain: self.chain,
             addresses,
             assets: if self.assets.is_empty() {
-                vec![Asset::parse(self.chain.native_asset()).expect("native tickers are valid assets")]
+                vec![Asset::parse(self.chain.native_asset())
+                    .expect("native tickers are valid assets")]
             } else {
                 self.assets
             },

@@ -16,7 +16,11 @@ pub use report::{AddressTaint, Exit, Summary, TraceResult};
 pub use walker::{Direction, TraceError, TraceSpec};
 
 /// Runs one trace of `graph` under `policy`.
-pub fn trace(graph: &Graph, spec: &TraceSpec, policy: PolicyName) -> Result<TraceResult, TraceError> {
+pub fn trace(
+    graph: &Graph,
+    spec: &TraceSpec,
+    policy: PolicyName,
+) -> Result<TraceResult, TraceError> {
     use policy::*;
     match policy {
         PolicyName::Poison => walker::walk::<Poison>(graph, spec),

@@ -129,7 +129,10 @@ impl Parcel for Mixed {
         Mixed { value, taint: 0 }
     }
     fn tainted(value: Amount) -> Self {
-        Mixed { value, taint: value }
+        Mixed {
+            value,
+            taint: value,
+        }
     }
     fn value(&self) -> Amount {
         self.value
@@ -206,12 +209,18 @@ fn cut_interval(v: Amount, lo: Amount, hi: Amount, outputs: &[Amount]) -> (Vec<M
     let outs = outputs
         .iter()
         .map(|&w| {
-            let m = Mixed { value: w, taint: overlap(at, at + w) };
+            let m = Mixed {
+                value: w,
+                taint: overlap(at, at + w),
+            };
             at += w;
             m
         })
         .collect();
-    let fee = Mixed { value: v - at, taint: overlap(at, v) };
+    let fee = Mixed {
+        value: v - at,
+        taint: overlap(at, v),
+    };
     (outs, fee)
 }
 
@@ -246,7 +255,13 @@ impl Policy for Haircut {
             .collect();
         let out_sum: Amount = outputs.iter().sum();
         // The rounding remainder goes to the fee, so taint is conserved exactly.
-        (outs, Mixed { value: v - out_sum, taint: t - given })
+        (
+            outs,
+            Mixed {
+                value: v - out_sum,
+                taint: t - given,
+            },
+        )
     }
 }
 
@@ -327,7 +342,13 @@ impl Policy for Tiho {
             left -= take;
         }
         let out_sum: Amount = outputs.iter().sum();
-        (outs, Mixed { value: v - out_sum, taint: left })
+        (
+            outs,
+            Mixed {
+                value: v - out_sum,
+                taint: left,
+            },
+        )
     }
 }
 
@@ -340,10 +361,16 @@ pub struct Flagged {
 
 impl Parcel for Flagged {
     fn clean(value: Amount) -> Self {
-        Flagged { value, tainted: false }
+        Flagged {
+            value,
+            tainted: false,
+        }
     }
     fn tainted(value: Amount) -> Self {
-        Flagged { value, tainted: true }
+        Flagged {
+            value,
+            tainted: true,
+        }
     }
     fn value(&self) -> Amount {
         self.value
@@ -366,7 +393,10 @@ impl Policy for Poison {
 
     fn withdraw(h: &mut Flagged, x: Amount) -> Flagged {
         h.value = h.value.max(x) - x;
-        Flagged { value: x, tainted: h.tainted }
+        Flagged {
+            value: x,
+            tainted: h.tainted,
+        }
     }
     fn deposit(h: &mut Flagged, p: Flagged) {
         h.value += p.value;
@@ -387,8 +417,14 @@ impl Policy for Poison {
         let v: Amount = inputs.iter().map(|p| p.value).sum();
         let out_sum: Amount = outputs.iter().sum();
         (
-            outputs.iter().map(|&w| Flagged { value: w, tainted }).collect(),
-            Flagged { value: v - out_sum, tainted },
+            outputs
+                .iter()
+                .map(|&w| Flagged { value: w, tainted })
+                .collect(),
+            Flagged {
+                value: v - out_sum,
+                tainted,
+            },
         )
     }
 }
@@ -419,12 +455,18 @@ impl Segs {
 impl Parcel for Segs {
     fn clean(value: Amount) -> Self {
         let mut s = Segs::default();
-        s.push(Seg { len: value, tainted: false });
+        s.push(Seg {
+            len: value,
+            tainted: false,
+        });
         s
     }
     fn tainted(value: Amount) -> Self {
         let mut s = Segs::default();
-        s.push(Seg { len: value, tainted: true });
+        s.push(Seg {
+            len: value,
+            tainted: true,
+        });
         s
     }
     fn value(&self) -> Amount {
@@ -466,7 +508,10 @@ impl Queue {
         };
         let b = Self::total(q);
         if x > b {
-            q.push_front(Seg { len: x - b, tainted: false });
+            q.push_front(Seg {
+                len: x - b,
+                tainted: false,
+            });
         }
         let mut taken: SmallVec<[Seg; 4]> = SmallVec::new();
         let mut need = x;
@@ -474,7 +519,10 @@ impl Queue {
             let seg = if newest { q.back_mut() } else { q.front_mut() };
             let Some(seg) = seg else { break };
             let n = seg.len.min(need);
-            taken.push(Seg { len: n, tainted: seg.tainted });
+            taken.push(Seg {
+                len: n,
+                tainted: seg.tainted,
+            });
             seg.len -= n;
             need -= n;
             if seg.len == 0 {
@@ -503,13 +551,25 @@ impl Queue {
             let v = p.value();
             match self {
                 Queue::Clean(b) => *b += v,
-                Queue::Mixed(q) => push_back(q, Seg { len: v, tainted: false }),
+                Queue::Mixed(q) => push_back(
+                    q,
+                    Seg {
+                        len: v,
+                        tainted: false,
+                    },
+                ),
             }
             return;
         }
         if let Queue::Clean(b) = *self {
             let mut q = VecDeque::new();
-            push_back(&mut q, Seg { len: b, tainted: false });
+            push_back(
+                &mut q,
+                Seg {
+                    len: b,
+                    tainted: false,
+                },
+            );
             *self = Queue::Mixed(q);
         }
         if let Queue::Mixed(q) = self {
@@ -545,9 +605,14 @@ fn cut_line<'a>(line: impl Iterator<Item = &'a Seg>, outputs: &[Amount]) -> (Vec
         let mut out = Segs::default();
         let mut need = want;
         while need > 0 {
-            let Some(mut s) = carry.take().or_else(|| line.next()) else { break };
+            let Some(mut s) = carry.take().or_else(|| line.next()) else {
+                break;
+            };
             let n = s.len.min(need);
-            out.push(Seg { len: n, tainted: s.tainted });
+            out.push(Seg {
+                len: n,
+                tainted: s.tainted,
+            });
             need -= n;
             s.len -= n;
             if s.len > 0 {

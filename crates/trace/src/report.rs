@@ -107,7 +107,9 @@ impl TraceResult {
     /// One CSV with a `kind` column (`address` or `exit`) so that both lists fit one file.
     pub fn write_csv(&self, w: impl Write) -> io::Result<()> {
         let mut c = csv::Writer::from_writer(w);
-        c.write_record(["kind", "address", "label", "asset", "amount", "holding", "hop", "path"])?;
+        c.write_record([
+            "kind", "address", "label", "asset", "amount", "holding", "hop", "path",
+        ])?;
         for a in &self.addresses {
             c.write_record([
                 "address",
@@ -154,20 +156,35 @@ impl TraceResult {
         )?;
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
-        t.set_header(["address", "asset", "taint received", "holding", "hop", "first path"]);
+        t.set_header([
+            "address",
+            "asset",
+            "taint received",
+            "holding",
+            "hop",
+            "first path",
+        ]);
         for a in self.addresses.iter().take(limit) {
             t.add_row([
                 a.address.clone(),
                 a.asset.clone(),
                 a.taint.to_string(),
-                a.holding.map(|h| h.to_string()).unwrap_or_else(|| "-".into()),
-                a.hop.map(|h| h.to_string()).unwrap_or_else(|| "dust".into()),
+                a.holding
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                a.hop
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "dust".into()),
                 short_path(&a.path),
             ]);
         }
         writeln!(w, "{t}")?;
         if self.addresses.len() > limit {
-            writeln!(w, "… {} more addresses (use --limit or --format json)", self.addresses.len() - limit)?;
+            writeln!(
+                w,
+                "… {} more addresses (use --limit or --format json)",
+                self.addresses.len() - limit
+            )?;
         }
         if !self.exits.is_empty() {
             let mut t = Table::new();

@@ -139,7 +139,11 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
     // Account family: flags per holder, so the hot loop reads one byte from a small array
     // instead of chasing holder → address (a miss in a table of many megabytes).
     let holder_flags: Vec<u8> = match &g.legs {
-        Legs::Account(_) => g.holders.iter().map(|&(a, _)| addr_flags[a as usize]).collect(),
+        Legs::Account(_) => g
+            .holders
+            .iter()
+            .map(|&(a, _)| addr_flags[a as usize])
+            .collect(),
         Legs::Utxo(_) => Vec::new(),
     };
     let mut w = Walk::<P> {
@@ -167,8 +171,7 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
     let n = g.events();
     let backward = spec.direction == Direction::Backward;
     let in_window = |t: i64| {
-        t == NO_TIME
-            || (spec.since.is_none_or(|s| t >= s) && spec.until.is_none_or(|u| t <= u))
+        t == NO_TIME || (spec.since.is_none_or(|s| t >= s) && spec.until.is_none_or(|u| t <= u))
     };
     let beyond_far_end = |t: i64| {
         t != NO_TIME
@@ -192,13 +195,21 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
         if let Legs::Account(a) = &g.legs {
             // The holders are scattered over tens of megabytes; ask for the lines a few
             // transfers ahead so the misses overlap instead of queueing.
-            let ahead = if backward { e.wrapping_sub(PREFETCH) } else { e + PREFETCH };
+            let ahead = if backward {
+                e.wrapping_sub(PREFETCH)
+            } else {
+                e + PREFETCH
+            };
             if ahead < n {
                 w.prefetch(a.from[ahead], a.to[ahead]);
             }
         }
         if let (Legs::Account(a), false) = (&g.legs, is_seed_tx) {
-            let (from, to) = if backward { (a.to[e], a.from[e]) } else { (a.from[e], a.to[e]) };
+            let (from, to) = if backward {
+                (a.to[e], a.from[e])
+            } else {
+                (a.from[e], a.to[e])
+            };
             w.transfer(e as u32, from, to, a.amount[e], active);
             continue;
         }
@@ -247,7 +258,10 @@ fn prefetch<T>(v: &[T], i: u32) {
     if let Some(x) = v.get(i as usize) {
         // SAFETY: prefetching is a hint; the pointer comes from a live slice element.
         unsafe {
-            std::arch::x86_64::_mm_prefetch(x as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0);
+            std::arch::x86_64::_mm_prefetch(
+                x as *const T as *const i8,
+                std::arch::x86_64::_MM_HINT_T0,
+            );
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -346,7 +360,10 @@ impl<P: Policy> Walk<P> {
         if !any_taint {
             for leg in &self.outs {
                 if leg.holder != NONE {
-                    P::deposit(&mut self.slots[leg.holder as usize].h, P::Parcel::clean(leg.value));
+                    P::deposit(
+                        &mut self.slots[leg.holder as usize].h,
+                        P::Parcel::clean(leg.value),
+                    );
                 }
             }
             return;
@@ -493,8 +510,14 @@ impl<P: Policy> Walk<P> {
         };
         let mut rows: Vec<u32> = Vec::new();
         if !spec.summary_only {
-            rows.extend((0..self.slots.len() as u32).filter(|&r| self.slots[r as usize].received > 0));
-            rows.extend(self.dust_rows.keys().filter(|&&r| self.slots[r as usize].received == 0));
+            rows.extend(
+                (0..self.slots.len() as u32).filter(|&r| self.slots[r as usize].received > 0),
+            );
+            rows.extend(
+                self.dust_rows
+                    .keys()
+                    .filter(|&&r| self.slots[r as usize].received == 0),
+            );
         }
         // Sort the row ids first, so strings are made once per row and never moved.
         let name = |row: u32| {
@@ -505,7 +528,8 @@ impl<P: Policy> Walk<P> {
             .iter()
             .map(|&r| (self.slots[r as usize].received, r))
             .collect();
-        keyed.sort_unstable_by(|&(ta, a), &(tb, b)| tb.cmp(&ta).then_with(|| name(a).cmp(&name(b))));
+        keyed
+            .sort_unstable_by(|&(ta, a), &(tb, b)| tb.cmp(&ta).then_with(|| name(a).cmp(&name(b))));
         let addresses: Vec<AddressTaint> = keyed
             .into_iter()
             .map(|(_, row)| {
@@ -558,7 +582,12 @@ impl<P: Policy> Walk<P> {
                 }
             })
             .collect();
-        exits.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.address.cmp(&b.address)).then_with(|| a.asset.cmp(&b.asset)));
+        exits.sort_by(|a, b| {
+            b.amount
+                .cmp(&a.amount)
+                .then_with(|| a.address.cmp(&b.address))
+                .then_with(|| a.asset.cmp(&b.asset))
+        });
         TraceResult {
             policy: P::NAME,
             direction: spec.direction,
@@ -578,19 +607,39 @@ impl Graph {
         match &self.legs {
             Legs::Account(a) => {
                 let (from, to, value) = (a.from[e], a.to[e], a.amount[e]);
-                src.push(Leg { holder: from, addr: self.holders[from as usize].0, row: from, value });
-                dst.push(Leg { holder: to, addr: self.holders[to as usize].0, row: to, value });
+                src.push(Leg {
+                    holder: from,
+                    addr: self.holders[from as usize].0,
+                    row: from,
+                    value,
+                });
+                dst.push(Leg {
+                    holder: to,
+                    addr: self.holders[to as usize].0,
+                    row: to,
+                    value,
+                });
             }
             Legs::Utxo(u) => {
                 let (i0, i1) = (u.in_start[e] as usize, u.in_start[e + 1] as usize);
                 for k in i0..i1 {
                     let addr = u.in_addr[k];
-                    src.push(Leg { holder: u.in_coin[k], addr, row: addr, value: u.in_value[k] });
+                    src.push(Leg {
+                        holder: u.in_coin[k],
+                        addr,
+                        row: addr,
+                        value: u.in_value[k],
+                    });
                 }
                 let (o0, o1) = (u.out_start[e] as usize, u.out_start[e + 1] as usize);
                 for k in o0..o1 {
                     let addr = u.out_addr[k];
-                    dst.push(Leg { holder: k as u32, addr, row: addr, value: u.out_value[k] });
+                    dst.push(Leg {
+                        holder: k as u32,
+                        addr,
+                        row: addr,
+                        value: u.out_value[k],
+                    });
                 }
             }
         }

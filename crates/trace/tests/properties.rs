@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use ashiato_model::{Address, Amount, Asset, Chain, OutPoint, Transfer, TxIn, TxOut, UtcTime, UtxoTx};
+use ashiato_model::{
+    Address, Amount, Asset, Chain, OutPoint, Transfer, TxIn, TxOut, UtcTime, UtxoTx,
+};
 use ashiato_trace::{trace, GraphBuilder, PolicyName, TraceSpec};
 use proptest::prelude::*;
 
@@ -13,11 +15,18 @@ fn addr(i: u8) -> Address {
 
 /// (from, to, amount, asset) with accounts 0..6; account 0 is the seed.
 fn transfers() -> impl Strategy<Value = Vec<(u8, u8, u64, bool)>> {
-    prop::collection::vec((0u8..6, 0u8..6, 1u64..1_000_000_000_000, any::<bool>()), 1..40)
+    prop::collection::vec(
+        (0u8..6, 0u8..6, 1u64..1_000_000_000_000, any::<bool>()),
+        1..40,
+    )
 }
 
 fn limits() -> impl Strategy<Value = (Option<u32>, Amount, bool)> {
-    (prop::option::of(1u32..4), prop_oneof![Just(0u128), 1u128..10_000_000_000], any::<bool>())
+    (
+        prop::option::of(1u32..4),
+        prop_oneof![Just(0u128), 1u128..10_000_000_000],
+        any::<bool>(),
+    )
 }
 
 proptest! {

@@ -1,6 +1,8 @@
 //! The worked examples of shared/docs/taint-policies.md, through the whole walker.
 
-use ashiato_model::{Address, Amount, Asset, Chain, OutPoint, Transfer, TxIn, TxOut, UtcTime, UtxoTx};
+use ashiato_model::{
+    Address, Amount, Asset, Chain, OutPoint, Transfer, TxIn, TxOut, UtcTime, UtxoTx,
+};
 use ashiato_trace::{trace, Graph, GraphBuilder, PolicyName, TraceSpec};
 
 fn addr(s: &str) -> Address {
@@ -76,7 +78,11 @@ fn a1_account_policies() {
         assert_eq!(holding(&r, "A"), a, "{policy} A keeps");
         assert_eq!(r.taint_of("A", "uXEM"), 3_000_000, "{policy} A received");
         assert_eq!(r.summary.entered, 3_000_000);
-        assert_eq!(r.summary.accounted(), r.summary.entered, "{policy} conserves");
+        assert_eq!(
+            r.summary.accounted(),
+            r.summary.entered,
+            "{policy} conserves"
+        );
     }
 }
 
@@ -134,23 +140,37 @@ fn u1() -> Graph {
         address: None,
         value: v,
     };
-    let tx = |txid: &str, block: u64, coinbase: bool, inputs: Vec<TxIn>, outputs: Vec<TxOut>| UtxoTx {
-        txid: txid.into(),
-        block,
-        time: None,
-        coinbase,
-        inputs,
-        outputs,
-    };
+    let tx =
+        |txid: &str, block: u64, coinbase: bool, inputs: Vec<TxIn>, outputs: Vec<TxOut>| UtxoTx {
+            txid: txid.into(),
+            block,
+            time: None,
+            coinbase,
+            inputs,
+            outputs,
+        };
     let mut b = GraphBuilder::new(Chain::Generic);
-    b.add_utxo_tx(tx("fund", 1, true, vec![], vec![out("c1", 200), out("c2", 500)]), 0);
+    b.add_utxo_tx(
+        tx(
+            "fund",
+            1,
+            true,
+            vec![],
+            vec![out("c1", 200), out("c2", 500)],
+        ),
+        0,
+    );
     b.add_utxo_tx(tx("theft", 2, true, vec![], vec![out("h", 300)]), 1);
     b.add_utxo_tx(
         tx(
             "u1",
             3,
             false,
-            vec![inp("fund", 0, 200), inp("theft", 0, 300), inp("fund", 1, 500)],
+            vec![
+                inp("fund", 0, 200),
+                inp("theft", 0, 300),
+                inp("fund", 1, 500),
+            ],
             vec![out("o1", 300), out("o2", 600)],
         ),
         2,

@@ -17,10 +17,17 @@ use ashiato_model::{Address, Chain};
 use ashiato_store::Store;
 use ashiato_trace::{PolicyName, TraceSpec};
 use clap::Parser;
+
+// Ingest allocates per row on one thread and frees on the other; glibc's allocator
+// serialises that, mimalloc does not.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 #[derive(Parser)]
-#[command(about = "Ingest and trace benchmark on a seeded synthetic account graph, against a Python baseline")]
+#[command(
+    about = "Ingest and trace benchmark on a seeded synthetic account graph, against a Python baseline"
+)]
 struct Args {
     #[arg(long, default_value_t = 10_000_000)]
     transfers: u64,
@@ -39,7 +46,10 @@ struct Args {
 fn main() -> Result<()> {
     let a = Args::parse();
     std::fs::create_dir_all(&a.dir)?;
-    let csv = a.dir.join(format!("synthetic-accounts{}-transfers{}-seed{}.csv", a.accounts, a.transfers, a.seed));
+    let csv = a.dir.join(format!(
+        "synthetic-accounts{}-transfers{}-seed{}.csv",
+        a.accounts, a.transfers, a.seed
+    ));
     let spec = SynthSpec {
         accounts: a.accounts,
         transfers: a.transfers,
@@ -47,7 +57,8 @@ fn main() -> Result<()> {
         start_time: 1_500_000_000,
     };
     let t = Instant::now();
-    let file = std::fs::File::create(&csv).with_context(|| format!("creating {}", csv.display()))?;
+    let file =
+        std::fs::File::create(&csv).with_context(|| format!("creating {}", csv.display()))?;
     let summary = write_account_csv(std::io::BufWriter::new(file), &spec)?;
     let gen_s = t.elapsed().as_secs_f64();
     let seeds: Vec<String> = summary.seeds.clone();
@@ -63,7 +74,8 @@ fn main() -> Result<()> {
 
     // CSV parse alone, to separate parsing from storing.
     let t = Instant::now();
-    let rows = ashiato_ingest::csv::CsvReader::open(&csv, Chain::Generic)?.for_each(0, |_, _| Ok(()))?;
+    let rows =
+        ashiato_ingest::csv::CsvReader::open(&csv, Chain::Generic)?.for_each(0, |_, _| Ok(()))?;
     let parse_s = t.elapsed().as_secs_f64();
 
     let store_dir = a.dir.join("bench.store");
@@ -84,7 +96,10 @@ fn main() -> Result<()> {
     let edges = graph.edges() as f64;
 
     let trace_spec = TraceSpec {
-        seeds: seeds.iter().map(|s| Address::parse(Chain::Generic, s)).collect::<Result<_, _>>()?,
+        seeds: seeds
+            .iter()
+            .map(|s| Address::parse(Chain::Generic, s))
+            .collect::<Result<_, _>>()?,
         ..TraceSpec::default()
     };
     let mut traces = Vec::new();
@@ -95,17 +110,33 @@ fn main() -> Result<()> {
     }
     let (_, haircut_s, haircut) = &traces[0];
 
-    let baseline = if a.no_baseline { None } else { Some(run_baseline(&csv, &seeds)?) };
+    let baseline = if a.no_baseline {
+        None
+    } else {
+        Some(run_baseline(&csv, &seeds)?)
+    };
 
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(["measure", "ashiato", "baseline (Python, same run)", "ratio", "target"]);
+    t.set_header([
+        "measure",
+        "ashiato",
+        "baseline (Python, same run)",
+        "ratio",
+        "target",
+    ]);
     let rate = |n: f64, s: f64| format!("{:.2} M/s", n / s / 1e6);
     t.add_row(vec![
         "CSV parse (rows/s)".to_string(),
         rate(rows as f64, parse_s),
-        baseline.as_ref().map(|b| rate(rows as f64, b.parse_s)).unwrap_or_default(),
-        baseline.as_ref().map(|b| format!("{:.1}×", b.parse_s / parse_s)).unwrap_or_default(),
+        baseline
+            .as_ref()
+            .map(|b| rate(rows as f64, b.parse_s))
+            .unwrap_or_default(),
+        baseline
+            .as_ref()
+            .map(|b| format!("{:.1}×", b.parse_s / parse_s))
+            .unwrap_or_default(),
         String::new(),
     ]);
     t.add_row(vec![
@@ -126,7 +157,11 @@ fn main() -> Result<()> {
         let is_haircut = *p == PolicyName::Haircut;
         t.add_row(vec![
             format!("full-graph {p} trace (edges/s)"),
-            format!("{} ({s:.2} s, {} addresses tainted)", rate(edges, *s), r.addresses.len()),
+            format!(
+                "{} ({s:.2} s, {} addresses tainted)",
+                rate(edges, *s),
+                r.addresses.len()
+            ),
             match (&baseline, is_haircut) {
                 (Some(b), true) => format!("{} ({:.1} s)", rate(edges, b.trace_s), b.trace_s),
                 _ => String::new(),
@@ -135,7 +170,11 @@ fn main() -> Result<()> {
                 (Some(b), true) => format!("{:.0}×", b.trace_s / s),
                 _ => String::new(),
             },
-            if is_haircut { "≥ 50 M/s, one core".into() } else { String::new() },
+            if is_haircut {
+                "≥ 50 M/s, one core".into()
+            } else {
+                String::new()
+            },
         ]);
     }
     println!("{t}");
@@ -147,7 +186,11 @@ fn main() -> Result<()> {
             haircut.summary.held,
             b.entered,
             b.held,
-            if agree { "agree to the unit" } else { "DISAGREE" }
+            if agree {
+                "agree to the unit"
+            } else {
+                "DISAGREE"
+            }
         );
         if !agree {
             bail!("the baseline and ashiato disagree");
@@ -179,10 +222,18 @@ fn run_baseline(csv: &Path, seeds: &[String]) -> Result<Baseline> {
     let line = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap_or(""))
         .with_context(|| format!("baseline printed {line:?}"))?;
-    let num = |k: &str| v.get(k).and_then(|x| x.as_f64()).with_context(|| format!("baseline output lacks {k}"));
+    let num = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_f64())
+            .with_context(|| format!("baseline output lacks {k}"))
+    };
     let int = |k: &str| -> Result<u128> {
-        let x = v.get(k).with_context(|| format!("baseline output lacks {k}"))?;
-        x.to_string().parse::<u128>().with_context(|| format!("baseline {k} = {x}"))
+        let x = v
+            .get(k)
+            .with_context(|| format!("baseline output lacks {k}"))?;
+        x.to_string()
+            .parse::<u128>()
+            .with_context(|| format!("baseline {k} = {x}"))
     };
     Ok(Baseline {
         parse_s: num("parse_seconds")?,
