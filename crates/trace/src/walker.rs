@@ -148,15 +148,15 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
     };
     let mut w = Walk::<P> {
         holder_flags,
-        slots: vec![
+        slots: huge_vec(
+            n_holders.max(n_rows),
             Slot {
                 h: P::Holding::default(),
                 first: UNSET,
                 received: 0,
                 first_holder: NONE,
-            };
-            n_holders.max(n_rows)
-        ],
+            },
+        ),
         dust_rows: FxHashMap::default(),
         exits: FxHashMap::default(),
         summary: Summary::default(),
@@ -251,6 +251,29 @@ struct Walk<P: Policy> {
 }
 
 const PREFETCH: usize = 24;
+
+/// A vector filled with `v`, backed by transparent huge pages where the kernel offers them
+/// on request: the walk touches its slots at random, and with 4 KiB pages nearly every
+/// touch is also a TLB miss.
+fn huge_vec<T: Clone>(n: usize, v: T) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = out.as_mut_ptr() as usize;
+        let end = start + n * std::mem::size_of::<T>();
+        let (lo, hi) = ((start + HUGE - 1) & !(HUGE - 1), end & !(HUGE - 1));
+        if hi > lo {
+            // SAFETY: the range lies inside this vector's allocation, which nothing has
+            // touched yet; MADV_HUGEPAGE only changes how the kernel backs it.
+            unsafe {
+                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    out.resize(n, v);
+    out
+}
 
 #[inline(always)]
 fn prefetch<T>(v: &[T], i: u32) {

@@ -212,3 +212,35 @@ fn u1_utxo_policies() {
         }
     }
 }
+
+/// A1 traced backward from C: where did the 4,000,000 C received come from?
+/// Reversed, in reverse order: C→A 4M (taint), B→A 4M (clean), then A→Y 5M, A→S 3M,
+/// A→X 2M. A's reversed holding is [4M tainted, 4M clean] (arrival order).
+/// haircut: Y gets 5M·4/8 = 2.5M, then A holds 3M with 1.5M taint, S gets all 1.5M.
+/// fifo: Y takes the oldest 5M (4M tainted + 1M clean), S the remaining 3M clean.
+/// lifo: Y takes the newest 5M (4M clean + 1M tainted), S the remaining 3M tainted.
+#[test]
+fn a1_backward_from_c() {
+    let g = a1();
+    let mut spec = seeds(&["C"]);
+    spec.direction = ashiato_trace::Direction::Backward;
+    for (policy, y, s) in [
+        (PolicyName::Haircut, 2_500_000, 1_500_000),
+        (PolicyName::Fifo, 4_000_000, 0),
+        (PolicyName::Lifo, 1_000_000, 3_000_000),
+    ] {
+        let r = trace(&g, &spec, policy).unwrap();
+        assert_eq!(r.taint_of("Y", "uXEM"), y, "{policy} Y");
+        assert_eq!(r.taint_of("S", "uXEM"), s, "{policy} S");
+        assert_eq!(r.taint_of("X", "uXEM"), 0, "{policy} X");
+        assert_eq!(r.taint_of("A", "uXEM"), 4_000_000, "{policy} A");
+        assert_eq!(r.summary.entered, 4_000_000);
+        assert_eq!(r.summary.accounted(), 4_000_000);
+    }
+    // Poison backward: every earlier sender into A is a possible origin.
+    let r = trace(&g, &spec, PolicyName::Poison).unwrap();
+    assert_eq!(r.taint_of("Y", "uXEM"), 5_000_000);
+    assert_eq!(r.taint_of("S", "uXEM"), 3_000_000);
+    assert_eq!(r.taint_of("X", "uXEM"), 2_000_000);
+    assert_eq!(r.taint_of("B", "uXEM"), 0, "B received from A after C did: not an origin");
+}
