@@ -214,12 +214,17 @@ fn kill_9_during_csv_ingest_then_rerun_loses_and_duplicates_nothing() {
     let store = dir.path().join("store");
     let ingest = || {
         let mut c = bin();
-        c.args(["ingest", "--commit-every", "20000", "--store"]).arg(&store).arg(&csv);
+        c.args(["ingest", "--commit-every", "20000", "--store"])
+            .arg(&store)
+            .arg(&csv);
         c
     };
     let mut resumed = false;
     for delay_ms in [150u64, 400, 900] {
-        let mut child = ingest().stdout(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = ingest()
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL: no destructor, no flush
         child.wait().unwrap();

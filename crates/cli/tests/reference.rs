@@ -80,11 +80,14 @@ fn actual(r: &TraceResult) -> (Rows, Exits, BTreeMap<String, u128>) {
             )
         })
         .collect();
-    let s = serde_json::to_value(&r.summary).unwrap();
-    (rows, exits, expected_summary(&s))
+    (
+        rows,
+        exits,
+        summary(&serde_json::to_value(&r.summary).unwrap()),
+    )
 }
 
-fn expected_summary(s: &Value) -> BTreeMap<String, u128> {
+fn summary(s: &Value) -> BTreeMap<String, u128> {
     s.as_object()
         .unwrap()
         .iter()

@@ -47,3 +47,35 @@ impl IngestError {
         }
     }
 }
+
+/// Opens a CSV file whose header must be exactly `header`.
+pub(crate) fn open_with_header(
+    path: &std::path::Path,
+    header: &[&str],
+) -> Result<::csv::Reader<std::fs::File>, IngestError> {
+    let file = path.display().to_string();
+    let row_err = |e: ::csv::Error| IngestError::Row {
+        file: file.clone(),
+        line: 1,
+        why: e.to_string(),
+    };
+    let mut r = ::csv::Reader::from_path(path).map_err(row_err)?;
+    let got: Vec<String> = r
+        .headers()
+        .map_err(row_err)?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if got != header {
+        return Err(IngestError::Row {
+            file,
+            line: 1,
+            why: format!(
+                "header must be `{}`, found `{}`",
+                header.join(","),
+                got.join(",")
+            ),
+        });
+    }
+    Ok(r)
+}

@@ -110,28 +110,7 @@ pub fn read_case(dir: &Path) -> Result<MftracerCase, IngestError> {
     let terminals = read_addresses(&dir.join("terminal addresses.csv"))?;
     let file = case_csv(dir)?;
     let fname = file.display().to_string();
-    let mut r = ::csv::Reader::from_path(&file).map_err(|e| IngestError::Row {
-        file: fname.clone(),
-        line: 1,
-        why: e.to_string(),
-    })?;
-    let header: Vec<String> = r
-        .headers()
-        .map_err(|e| IngestError::Row {
-            file: fname.clone(),
-            line: 1,
-            why: e.to_string(),
-        })?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    if header != HEADER {
-        return Err(IngestError::Row {
-            file: fname,
-            line: 1,
-            why: format!("header must be `{}`", HEADER.join(",")),
-        });
-    }
+    let mut r = crate::open_with_header(&file, &HEADER)?;
     let usd = Asset::parse("USD").expect("USD is a valid asset");
     let mut per_tx: HashMap<String, u32> = HashMap::new();
     let mut transfers = Vec::new();

@@ -36,28 +36,7 @@ struct Table {
 fn table(dir: &Path, name: &str, header: &[&str]) -> Result<Table, IngestError> {
     let path = dir.join(name);
     let file = path.display().to_string();
-    let mut r = ::csv::Reader::from_path(&path).map_err(|e| IngestError::Row {
-        file: file.clone(),
-        line: 0,
-        why: e.to_string(),
-    })?;
-    let got: Vec<String> = r
-        .headers()
-        .map_err(|e| IngestError::Row {
-            file: file.clone(),
-            line: 1,
-            why: e.to_string(),
-        })?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    if got != header {
-        return Err(IngestError::Row {
-            file,
-            line: 1,
-            why: format!("header must be `{}`", header.join(",")),
-        });
-    }
+    let mut r = crate::open_with_header(&path, header)?;
     let mut rows = Vec::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| IngestError::Row {

@@ -224,16 +224,23 @@ fn cut_interval(v: Amount, lo: Amount, hi: Amount, outputs: &[Amount]) -> (Vec<M
     (outs, fee)
 }
 
-/// Proportional: every unit carries the sender's taint ratio, rounded down.
-pub struct Haircut;
+/// A policy whose state is a (value, taint) pair: it differs from the others only in how
+/// much taint a withdrawal carries and how a transaction's inputs are cut into outputs.
+pub trait Scalar {
+    const NAME: PolicyName;
+    /// Taint carried by taking `x` from a balance `b ≥ x` holding taint `t ≤ b`.
+    fn carried(x: Amount, t: Amount, b: Amount) -> Amount;
+    /// Cuts inputs worth `v` with taint `t` into `outputs` and the fee (`v − Σ outputs`).
+    fn cut(v: Amount, t: Amount, outputs: &[Amount]) -> (Vec<Mixed>, Mixed);
+}
 
-impl Policy for Haircut {
+impl<S: Scalar> Policy for S {
     type Parcel = Mixed;
     type Holding = Mixed;
-    const NAME: PolicyName = PolicyName::Haircut;
+    const NAME: PolicyName = S::NAME;
 
     fn withdraw(h: &mut Mixed, x: Amount) -> Mixed {
-        take_mixed(h, x, |t, b| mul_div_floor(x, t, b))
+        take_mixed(h, x, |t, b| S::carried(x, t, b))
     }
     fn deposit(h: &mut Mixed, p: Mixed) {
         h.value += p.value;
@@ -244,6 +251,20 @@ impl Policy for Haircut {
     }
     fn split(inputs: &[Mixed], outputs: &[Amount]) -> (Vec<Mixed>, Mixed) {
         let (v, t) = sum_mixed(inputs);
+        S::cut(v, t, outputs)
+    }
+}
+
+/// Proportional: every unit carries the sender's taint ratio, rounded down.
+pub struct Haircut;
+
+impl Scalar for Haircut {
+    const NAME: PolicyName = PolicyName::Haircut;
+
+    fn carried(x: Amount, t: Amount, b: Amount) -> Amount {
+        mul_div_floor(x, t, b)
+    }
+    fn cut(v: Amount, t: Amount, outputs: &[Amount]) -> (Vec<Mixed>, Mixed) {
         let mut given = 0;
         let outs: Vec<Mixed> = outputs
             .iter()
@@ -268,22 +289,13 @@ impl Policy for Haircut {
 /// Seniority: tainted units leave first.
 pub struct DirtyFirst;
 
-impl Policy for DirtyFirst {
-    type Parcel = Mixed;
-    type Holding = Mixed;
+impl Scalar for DirtyFirst {
     const NAME: PolicyName = PolicyName::DirtyFirst;
 
-    fn withdraw(h: &mut Mixed, x: Amount) -> Mixed {
-        take_mixed(h, x, |t, _| t.min(x))
+    fn carried(x: Amount, t: Amount, _b: Amount) -> Amount {
+        t.min(x)
     }
-    fn deposit(h: &mut Mixed, p: Mixed) {
-        Haircut::deposit(h, p)
-    }
-    fn holding_taint(h: &Mixed) -> Amount {
-        h.taint
-    }
-    fn split(inputs: &[Mixed], outputs: &[Amount]) -> (Vec<Mixed>, Mixed) {
-        let (v, t) = sum_mixed(inputs);
+    fn cut(v: Amount, t: Amount, outputs: &[Amount]) -> (Vec<Mixed>, Mixed) {
         cut_interval(v, 0, t, outputs)
     }
 }
@@ -291,22 +303,13 @@ impl Policy for DirtyFirst {
 /// Reversed seniority: taint leaves only when the clean part is used up.
 pub struct CleanFirst;
 
-impl Policy for CleanFirst {
-    type Parcel = Mixed;
-    type Holding = Mixed;
+impl Scalar for CleanFirst {
     const NAME: PolicyName = PolicyName::CleanFirst;
 
-    fn withdraw(h: &mut Mixed, x: Amount) -> Mixed {
-        take_mixed(h, x, |t, b| t.saturating_sub(b - x))
+    fn carried(x: Amount, t: Amount, b: Amount) -> Amount {
+        t.saturating_sub(b - x)
     }
-    fn deposit(h: &mut Mixed, p: Mixed) {
-        Haircut::deposit(h, p)
-    }
-    fn holding_taint(h: &Mixed) -> Amount {
-        h.taint
-    }
-    fn split(inputs: &[Mixed], outputs: &[Amount]) -> (Vec<Mixed>, Mixed) {
-        let (v, t) = sum_mixed(inputs);
+    fn cut(v: Amount, t: Amount, outputs: &[Amount]) -> (Vec<Mixed>, Mixed) {
         cut_interval(v, v - t, v, outputs)
     }
 }
@@ -315,22 +318,13 @@ impl Policy for CleanFirst {
 /// chains a transfer has one recipient, so it is the same as dirty-first.
 pub struct Tiho;
 
-impl Policy for Tiho {
-    type Parcel = Mixed;
-    type Holding = Mixed;
+impl Scalar for Tiho {
     const NAME: PolicyName = PolicyName::Tiho;
 
-    fn withdraw(h: &mut Mixed, x: Amount) -> Mixed {
-        DirtyFirst::withdraw(h, x)
+    fn carried(x: Amount, t: Amount, b: Amount) -> Amount {
+        DirtyFirst::carried(x, t, b)
     }
-    fn deposit(h: &mut Mixed, p: Mixed) {
-        Haircut::deposit(h, p)
-    }
-    fn holding_taint(h: &Mixed) -> Amount {
-        h.taint
-    }
-    fn split(inputs: &[Mixed], outputs: &[Amount]) -> (Vec<Mixed>, Mixed) {
-        let (v, t) = sum_mixed(inputs);
+    fn cut(v: Amount, t: Amount, outputs: &[Amount]) -> (Vec<Mixed>, Mixed) {
         let mut order: Vec<usize> = (0..outputs.len()).collect();
         // Highest value first; the stable sort keeps the lower index first on ties.
         order.sort_by(|&a, &b| outputs[b].cmp(&outputs[a]));
@@ -626,16 +620,26 @@ fn cut_line<'a>(line: impl Iterator<Item = &'a Seg>, outputs: &[Amount]) -> (Vec
     (outs, fee)
 }
 
+/// A policy that keeps each holding as a queue of runs and takes from one end of it:
+/// the oldest units (FIFO) or the newest (LIFO).
+pub struct Queued<const NEWEST: bool>;
+
 /// First in, first out: a transfer takes the oldest units held.
-pub struct Fifo;
+pub type Fifo = Queued<false>;
+/// Last in, first out: a transfer takes the newest units held.
+pub type Lifo = Queued<true>;
 
-impl Policy for Fifo {
+impl<const NEWEST: bool> Policy for Queued<NEWEST> {
     type Parcel = Segs;
     type Holding = Queue;
-    const NAME: PolicyName = PolicyName::Fifo;
+    const NAME: PolicyName = if NEWEST {
+        PolicyName::Lifo
+    } else {
+        PolicyName::Fifo
+    };
 
     fn withdraw(h: &mut Queue, x: Amount) -> Segs {
-        h.take(x, false)
+        h.take(x, NEWEST)
     }
     fn deposit(h: &mut Queue, p: Segs) {
         h.put(p)
@@ -644,29 +648,11 @@ impl Policy for Fifo {
         h.taint()
     }
     fn split(inputs: &[Segs], outputs: &[Amount]) -> (Vec<Segs>, Segs) {
-        cut_line(inputs.iter().flat_map(|p| p.0.iter()), outputs)
-    }
-}
-
-/// Last in, first out: a transfer takes the newest units held; a transaction's inputs
-/// are laid out in reverse order (each coin's own runs keep their order).
-pub struct Lifo;
-
-impl Policy for Lifo {
-    type Parcel = Segs;
-    type Holding = Queue;
-    const NAME: PolicyName = PolicyName::Lifo;
-
-    fn withdraw(h: &mut Queue, x: Amount) -> Segs {
-        h.take(x, true)
-    }
-    fn deposit(h: &mut Queue, p: Segs) {
-        h.put(p)
-    }
-    fn holding_taint(h: &Queue) -> Amount {
-        h.taint()
-    }
-    fn split(inputs: &[Segs], outputs: &[Amount]) -> (Vec<Segs>, Segs) {
-        cut_line(inputs.iter().rev().flat_map(|p| p.0.iter()), outputs)
+        // LIFO lays the inputs out in reverse order; each coin's own runs keep their order.
+        if NEWEST {
+            cut_line(inputs.iter().rev().flat_map(|p| p.0.iter()), outputs)
+        } else {
+            cut_line(inputs.iter().flat_map(|p| p.0.iter()), outputs)
+        }
     }
 }

@@ -242,5 +242,9 @@ fn a1_backward_from_c() {
     assert_eq!(r.taint_of("Y", "uXEM"), 5_000_000);
     assert_eq!(r.taint_of("S", "uXEM"), 3_000_000);
     assert_eq!(r.taint_of("X", "uXEM"), 2_000_000);
-    assert_eq!(r.taint_of("B", "uXEM"), 0, "B received from A after C did: not an origin");
+    assert_eq!(
+        r.taint_of("B", "uXEM"),
+        0,
+        "B received from A after C did: not an origin"
+    );
 }

@@ -168,7 +168,10 @@ fn main() -> Result<()> {
         String::new(),
         "≥ 50 M/s, one core".into(),
     ]);
-    assert_eq!(walk.summary, traces[0].2.summary, "the walk does not depend on the report");
+    assert_eq!(
+        walk.summary, traces[0].2.summary,
+        "the walk does not depend on the report"
+    );
     for (p, s, r) in &traces {
         let is_haircut = *p == PolicyName::Haircut;
         t.add_row(vec![
