@@ -268,24 +268,37 @@ pub fn ingest_csv(store: &mut Store, path: &Path, chain: Chain) -> Result<Ingest
     // the duration); the storing thread interns addresses and writes segments.
     let mut keys = s.lend_keys()?;
     type Row = (u64, Option<(Transfer, TransferHashes)>);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
+    // Room for about half a second of parsing, so a segment commit does not stall the parser.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(64);
     let (parsed, keys_back) = std::thread::scope(|scope| {
         let parser = scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
+            let mut rows: Vec<(u64, Transfer, TransferHashes)> = Vec::with_capacity(BATCH);
+            let (mut key_col, mut new) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
+            // Dedup a whole batch at once, so the key table's misses overlap.
+            let mut flush = |rows: &mut Vec<(u64, Transfer, TransferHashes)>| -> bool {
+                key_col.clear();
+                key_col.extend(rows.iter().map(|(_, _, h)| h.key));
+                keys.insert_batch(&key_col, &mut new);
+                let batch: Vec<Row> = rows
+                    .drain(..)
+                    .zip(&new)
+                    .map(|((row, t, h), &is_new)| (row, is_new.then_some((t, h))))
+                    .collect();
+                tx.send(batch).is_ok()
+            };
             let r = reader.for_each(skip, |row, t| {
                 let h = TransferHashes::of(chain, &t);
-                batch.push((row, keys.insert(h.key).then_some((t, h))));
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    tx.send(full)
-                        .map_err(|_| ashiato_ingest::IngestError::Aborted)?;
+                rows.push((row, t, h));
+                if rows.len() == BATCH && !flush(&mut rows) {
+                    return Err(ashiato_ingest::IngestError::Aborted);
                 }
                 Ok(())
             });
-            if r.is_ok() && !batch.is_empty() {
+            if r.is_ok() && !rows.is_empty() {
                 // The receiver only hangs up after a store error, reported below.
-                let _ = tx.send(batch);
+                flush(&mut rows);
             }
+            drop(flush);
             (r, keys)
         });
         let mut stored: Result<()> = Ok(());

@@ -162,10 +162,13 @@ impl<R: Read> CsvReader<R> {
             column,
             why,
         };
-        let field = |i: usize| {
-            std::str::from_utf8(&rec[i])
+        // Validate the record's bytes once; only on failure look for the bad column.
+        let whole = std::str::from_utf8(rec.as_slice()).ok();
+        let field = |i: usize| match (whole, rec.range(i)) {
+            (Some(w), Some(r)) => Ok(w[r].trim()),
+            _ => std::str::from_utf8(&rec[i])
                 .map(str::trim)
-                .map_err(|_| err(COLUMNS[i], "not valid UTF-8".into()))
+                .map_err(|_| err(COLUMNS[i], "not valid UTF-8".into())),
         };
         let time = UtcTime::parse(field(0)?).map_err(|e| err("time", e.to_string()))?;
         let block_s = field(1)?;

@@ -91,8 +91,13 @@ fn generic(s: &str) -> Result<String, AddressError> {
     if s.len() > 128 {
         return Err(malformed(Chain::Generic, s, "longer than 128 bytes"));
     }
-    if s.chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"')
+    // Nearly every token is printable ASCII; only the others need the Unicode checks.
+    let plain = s
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b',' && b != b'"');
+    if !plain
+        && s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"')
     {
         return Err(malformed(
             Chain::Generic,

@@ -21,6 +21,7 @@
 //! skipped and counted as a duplicate. With n stored keys the chance that a new, distinct
 //! transfer collides is below n / 2^64 (10^-10 for a billion transfers).
 
+mod keyset;
 mod segment;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
+pub use keyset::KeySet;
 pub use segment::SegmentError;
 use segment::{AccountSegment, SegKind};
 
@@ -316,7 +318,9 @@ impl Store {
             match m.kind {
                 SegKind::Transfers => {
                     let seg = AccountSegment::read(&path, m.rows)?;
-                    d.keys.extend(seg.key.iter().copied());
+                    for &k in &seg.key {
+                        d.keys.insert(k);
+                    }
                     d.next_seq = d.next_seq.max(seg.seq.last().map_or(0, |s| s + 1));
                 }
                 SegKind::Utxo => {
@@ -509,18 +513,8 @@ struct Dict {
     address_count: u32,
     assets: FxHashMap<Box<str>, u16>,
     asset_count: u16,
-    keys: FxHashSet<u64>,
+    keys: KeySet,
     next_seq: u64,
-}
-
-/// The dedup keys of a chain, lent to another thread during an ingest.
-pub struct KeySet(FxHashSet<u64>);
-
-impl KeySet {
-    /// True when `key` is new (and now recorded).
-    pub fn insert(&mut self, key: u64) -> bool {
-        self.0.insert(key)
-    }
 }
 
 /// The hashes the store needs per transfer: its dedup key and its two address hashes.
@@ -639,12 +633,12 @@ impl SourceSession<'_> {
     pub fn lend_keys(&mut self) -> Result<KeySet, StoreError> {
         self.dict()?;
         let d = self.dict.as_mut().expect("loaded just above");
-        Ok(KeySet(std::mem::take(&mut d.keys)))
+        Ok(std::mem::take(&mut d.keys))
     }
 
     pub fn return_keys(&mut self, keys: KeySet) {
         if let Some(d) = self.dict.as_mut() {
-            d.keys = keys.0;
+            d.keys = keys;
         }
     }
 
