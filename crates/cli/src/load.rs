@@ -298,7 +298,6 @@ pub fn ingest_csv(store: &mut Store, path: &Path, chain: Chain) -> Result<Ingest
                 // The receiver only hangs up after a store error, reported below.
                 flush(&mut rows);
             }
-            drop(flush);
             (r, keys)
         });
         let mut stored: Result<()> = Ok(());
