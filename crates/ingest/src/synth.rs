@@ -69,9 +69,14 @@ pub fn write_account_csv(w: impl Write, spec: &SynthSpec) -> io::Result<SynthSum
     }
     w.flush()?;
     Ok(SynthSummary {
-        seeds: (0..THEFT_ACCOUNTS).map(|i| format!("s{i}")).collect(),
+        seeds: theft_accounts(),
         transfers: spec.transfers,
     })
+}
+
+/// The names of the theft accounts every generated graph starts from.
+pub fn theft_accounts() -> Vec<String> {
+    (0..THEFT_ACCOUNTS).map(|i| format!("s{i}")).collect()
 }
 
 #[cfg(test)]
