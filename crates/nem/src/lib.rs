@@ -1,0 +1,9 @@
+//! NEM (NIS1) support: the transaction model ([`tx`]), the binary ([`binary`]) and REST
+//! JSON ([`json`]) parsers, the REST client and store sync ([`client`], [`sync`]), a
+//! replay server that serves a chain from fixture files ([`replay`]), and the Coincheck
+//! 2018 fixture chain ([`coincheck`]).
+
+pub mod binary;
+pub mod tx;
+
+pub use tx::{address_of, block_transfers, MosaicBook, NemBlock, NemTx, Tally, MAINNET, XEM};
