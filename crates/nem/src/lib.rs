@@ -4,6 +4,7 @@
 //! 2018 fixture chain ([`coincheck`]).
 
 pub mod binary;
+pub mod json;
 pub mod tx;
 
 pub use tx::{address_of, block_transfers, MosaicBook, NemBlock, NemTx, Tally, MAINNET, XEM};

@@ -93,6 +93,8 @@ pub struct MosaicDefinition {
     pub creator: PublicKey,
     pub id: MosaicId,
     pub description: String,
+    /// As NIS1 lists them (name, value), in order: the hash covers them all.
+    pub properties: Vec<(String, String)>,
     pub divisibility: u8,
     pub levy: Option<Levy>,
     pub creation_fee_sink: Option<Address>,
