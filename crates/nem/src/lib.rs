@@ -4,7 +4,10 @@
 //! 2018 fixture chain ([`coincheck`]).
 
 pub mod binary;
+pub mod client;
 pub mod json;
+pub mod replay;
+pub mod sync;
 pub mod tx;
 
 pub use tx::{address_of, block_transfers, MosaicBook, NemBlock, NemTx, Tally, MAINNET, XEM};

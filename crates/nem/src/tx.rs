@@ -5,6 +5,7 @@ use ashiato_model::{Address, Asset, Chain, Transfer, UtcTime};
 use data_encoding::BASE32;
 use ripemd::Ripemd160;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 
 /// NIS1 time stamps count seconds from the nemesis block, 2015-03-29T00:06:25Z.
@@ -41,7 +42,7 @@ pub mod kind {
 
 pub type PublicKey = [u8; 32];
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MosaicId {
     pub namespace: String,
     pub name: String,
@@ -79,7 +80,7 @@ impl Message {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Levy {
     /// 1: a fixed quantity per transfer; 2: a share of the quantity, in 1/10,000.
     pub kind: u32,
@@ -88,7 +89,7 @@ pub struct Levy {
     pub fee: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MosaicDefinition {
     pub creator: PublicKey,
     pub id: MosaicId,
@@ -191,6 +192,9 @@ impl MosaicBook {
     }
     pub fn len(&self) -> usize {
         self.defs.len()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &MosaicDefinition> {
+        self.defs.values()
     }
     pub fn is_empty(&self) -> bool {
         self.defs.is_empty()

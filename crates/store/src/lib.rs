@@ -167,6 +167,9 @@ pub struct Store {
     sources: Keyspace,
     labels: Keyspace,
     incidents: Keyspace,
+    /// Small named states of live syncs (watermarks, recent block identities), written in
+    /// the same batch as the segment they describe.
+    state: Keyspace,
     segments: BTreeMap<u64, SegmentMeta>,
     next_segment: u64,
     /// Rows per segment (a commit point).
@@ -199,6 +202,7 @@ impl Store {
         let sources = ks("sources")?;
         let labels = ks("labels")?;
         let incidents = ks("incidents")?;
+        let state = ks("state")?;
         let mut segments = BTreeMap::new();
         for kv in manifest.iter() {
             let (k, v) = kv.into_inner()?;
@@ -230,10 +234,52 @@ impl Store {
             sources,
             labels,
             incidents,
+            state,
             segments,
             next_segment,
             segment_rows: 1_000_000,
         })
+    }
+
+    /// A sync state written by [`SourceSession::finish_with_state`] or
+    /// [`Store::drop_sources`].
+    pub fn sync_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.state.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Forgets the movements of committed sources (a chain reorganisation replaced the
+    /// blocks they came from) and records `state` in the same durable batch, so a crash
+    /// leaves either both or neither. Returns how many sources were dropped.
+    pub fn drop_sources(
+        &mut self,
+        fingerprints: &[[u8; 16]],
+        state: (&str, &[u8]),
+    ) -> Result<usize, StoreError> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        let mut dropped_segments = Vec::new();
+        let mut n = 0;
+        for fp in fingerprints {
+            let key = hex(fp);
+            let Some(v) = self.sources.get(key.as_bytes())? else {
+                continue;
+            };
+            let src: SourceState = from_json(key.as_bytes(), &v)?;
+            for id in &src.segments {
+                if let Some(m) = self.segments.get_mut(id) {
+                    m.dropped = true;
+                    batch.insert(&self.manifest, id.to_be_bytes(), json(m));
+                    dropped_segments.push(*id);
+                }
+            }
+            batch.remove(&self.sources, key.as_bytes());
+            n += 1;
+        }
+        batch.insert(&self.state, state.0.as_bytes(), state.1);
+        batch.commit()?;
+        for id in dropped_segments {
+            segment::remove_data(&self.segment_path(id))?;
+        }
+        Ok(n)
     }
 
     /// Rows per committed segment (default one million). Smaller values commit more often.
@@ -708,16 +754,19 @@ impl SourceSession<'_> {
 
     fn maybe_commit(&mut self) -> Result<(), StoreError> {
         if self.pending() >= self.store.segment_rows {
-            self.commit(false)?;
+            self.commit(false, None)?;
         }
         Ok(())
     }
 
     /// Writes the buffered rows as a segment and records it with the new watermark.
-    fn commit(&mut self, complete: bool) -> Result<(), StoreError> {
+    fn commit(&mut self, complete: bool, extra: Option<(&str, &[u8])>) -> Result<(), StoreError> {
         let pending = self.pending();
         let store = &mut *self.store;
         let mut batch = store.db.batch().durability(Some(PersistMode::SyncAll));
+        if let Some((k, v)) = extra {
+            batch.insert(&store.state, k.as_bytes(), v);
+        }
         if pending > 0 || !self.buf.new_addresses.is_empty() {
             let id = store.next_segment;
             let kind = if self.utxo.is_empty() {
@@ -766,11 +815,24 @@ impl SourceSession<'_> {
     }
 
     /// Commits what is left and marks the source complete.
-    pub fn finish(mut self) -> Result<IngestReport, StoreError> {
+    pub fn finish(self) -> Result<IngestReport, StoreError> {
+        self.finish_inner(None)
+    }
+
+    /// [`Self::finish`], recording a sync state in the same durable batch: a live sync's
+    /// watermark can then never run ahead of, or behind, the transfers it covers.
+    pub fn finish_with_state(self, key: &str, value: &[u8]) -> Result<IngestReport, StoreError> {
+        self.finish_inner(Some((key, value)))
+    }
+
+    fn finish_inner(mut self, extra: Option<(&str, &[u8])>) -> Result<IngestReport, StoreError> {
         if self.state.complete {
+            if let Some((k, v)) = extra {
+                self.store.state.insert(k.as_bytes(), v)?;
+            }
             return Ok(self.report);
         }
-        self.commit(true)?;
+        self.commit(true, extra)?;
         self.report.rows = self.state.rows;
         Ok(self.report)
     }
