@@ -136,10 +136,9 @@ impl Nis1Client {
                 backoff *= 2;
             }
             let outcome = match send(&self.http) {
-                Err(e) if e.is_timeout() => Attempt::Retry(format!(
-                    "timed out after {:?}",
-                    self.opts.timeout
-                )),
+                Err(e) if e.is_timeout() => {
+                    Attempt::Retry(format!("timed out after {:?}", self.opts.timeout))
+                }
                 Err(e) => Attempt::Retry(format!("request failed: {e}")),
                 Ok(r) => {
                     let status = r.status();
@@ -246,12 +245,18 @@ impl Nis1Client {
         if let Some(w) = d.data.windows(2).find(|w| w[0].meta.id <= w[1].meta.id) {
             return Err(self.lied(
                 &req,
-                format!("page not in descending id order ({} then {})", w[0].meta.id, w[1].meta.id),
+                format!(
+                    "page not in descending id order ({} then {})",
+                    w[0].meta.id, w[1].meta.id
+                ),
             ));
         }
         if let (Some(id), Some(first)) = (before_id, d.data.first()) {
             if first.meta.id >= id {
-                return Err(self.lied(&req, format!("page after id {id} starts at {}", first.meta.id)));
+                return Err(self.lied(
+                    &req,
+                    format!("page after id {id} starts at {}", first.meta.id),
+                ));
             }
         }
         Ok(d.data)

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::tx::{kind, Body, Levy, Message, MosaicDefinition, MosaicId, NemBlock, NemTx, PublicKey};
+use crate::tx::{
+    kind, Body, Levy, Message, MosaicDefinition, MosaicId, NemBlock, NemTx, PublicKey,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {
@@ -97,7 +99,11 @@ pub struct JTx {
     pub message: Option<JMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mosaics: Option<Vec<JMosaic>>,
-    #[serde(default, rename = "otherTrans", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "otherTrans",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub other_trans: Option<Box<JTx>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signatures: Option<Vec<serde_json::Value>>,
@@ -113,7 +119,11 @@ pub struct JTx {
         skip_serializing_if = "Option::is_none"
     )]
     pub creation_fee_sink: Option<String>,
-    #[serde(default, rename = "creationFee", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "creationFee",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub creation_fee: Option<u64>,
 }
 
@@ -247,7 +257,12 @@ pub fn tx_from_json(j: &JTx, hash: Option<[u8; 32]>, what: &str) -> Result<NemTx
                 .transpose()
                 .map_err(|e| invalid(format!("{what} divisibility"), e.to_string()))?
                 .unwrap_or(0);
-            let levy = match (&d.levy.kind, &d.levy.recipient, &d.levy.mosaic_id, d.levy.fee) {
+            let levy = match (
+                &d.levy.kind,
+                &d.levy.recipient,
+                &d.levy.mosaic_id,
+                d.levy.fee,
+            ) {
                 (Some(k), Some(r), Some(m), Some(fee)) => Some(Levy {
                     kind: *k,
                     recipient: address(r, &format!("{what} levy recipient"))?,
@@ -501,7 +516,10 @@ mod tests {
         let bad = j.replace("JFXJ4R4", "JFXJ4R5");
         let t: JTx = serde_json::from_str(&bad).unwrap();
         let e = tx_from_json(&t, None, "block 7 transaction 3").unwrap_err();
-        assert!(e.to_string().contains("block 7 transaction 3 recipient"), "{e}");
+        assert!(
+            e.to_string().contains("block 7 transaction 3 recipient"),
+            "{e}"
+        );
         assert!(e.to_string().contains("checksum"), "{e}");
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod client;
+pub mod coincheck;
 pub mod json;
 pub mod replay;
 pub mod sync;

@@ -163,7 +163,9 @@ impl ReplayServer {
     pub fn reorg(&self, replacement: Vec<NemBlock>) {
         let mut s = self.shared.lock();
         if let Some(first) = replacement.first() {
-            let keep = (first.height as usize).saturating_sub(1).min(s.blocks.len());
+            let keep = (first.height as usize)
+                .saturating_sub(1)
+                .min(s.blocks.len());
             s.blocks.truncate(keep);
             s.blocks.extend(replacement);
             s.tip = s.blocks.len() as u64;
@@ -305,7 +307,8 @@ fn transfers(
                 Body::Multisig { inner } => (address_of(&inner.signer, MAINNET), inner.as_ref()),
                 _ => (address_of(&t.signer, MAINNET), t),
             };
-            let to_me = matches!(&inner.body, Body::Transfer { recipient, .. } if *recipient == addr);
+            let to_me =
+                matches!(&inner.body, Body::Transfer { recipient, .. } if *recipient == addr);
             if (outgoing && sender == addr) || (incoming && to_me) {
                 found.push(JAccountTx {
                     meta: JTxMeta {

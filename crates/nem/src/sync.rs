@@ -102,7 +102,9 @@ impl SyncState {
     pub fn load(store: &Store) -> Result<SyncState, SyncError> {
         match store.sync_state(STATE_KEY)? {
             None => Ok(SyncState::default()),
-            Some(v) => serde_json::from_slice(&v).map_err(|e| SyncError::CorruptState(e.to_string())),
+            Some(v) => {
+                serde_json::from_slice(&v).map_err(|e| SyncError::CorruptState(e.to_string()))
+            }
         }
     }
 }
@@ -143,7 +145,8 @@ fn fetch_range(
         Fetch::BlockAt { concurrency } => {
             let n = (to - from + 1) as usize;
             let k = concurrency.clamp(1, 64).min(n);
-            let mut slots: Vec<Option<Result<NemBlock, ClientError>>> = (0..n).map(|_| None).collect();
+            let mut slots: Vec<Option<Result<NemBlock, ClientError>>> =
+                (0..n).map(|_| None).collect();
             std::thread::scope(|s| {
                 let handles: Vec<_> = (0..k)
                     .map(|w| {
@@ -183,16 +186,19 @@ pub fn sync(
         ..SyncReport::default()
     };
     let node_height = client.height()?;
-    if node_height < state.height {
-        return Err(SyncError::NodeBehind {
-            node,
-            node_height,
-            stored: state.height,
-        });
-    }
-    if let Some(fork) = find_fork(client, &state)? {
-        report.rolled_back_to = Some(roll_back(store, &mut state, fork)?);
-        report.from_height = state.height;
+    match find_fork(client, &state, node_height)? {
+        Fork::None if node_height < state.height => {
+            return Err(SyncError::NodeBehind {
+                node,
+                node_height,
+                stored: state.height,
+            })
+        }
+        Fork::None => {}
+        Fork::At(h) => {
+            report.rolled_back_to = Some(roll_back(store, &mut state, h)?);
+            report.from_height = state.height;
+        }
     }
     let mut book = MosaicBook::default();
     for d in &state.mosaics {
@@ -302,27 +308,35 @@ fn check_links(node: &str, state: &SyncState, blocks: &[NemBlock]) -> Result<(),
     Ok(())
 }
 
-/// The highest stored height whose block the node still has, if the node's chain
-/// diverges from the stored one; `None` when the stored tip is still the node's.
-fn find_fork(client: &Nis1Client, state: &SyncState) -> Result<Option<u64>, SyncError> {
-    let Some((tip, tip_id, _)) = state.recent.last() else {
-        return Ok(None);
-    };
-    if identity(&client.block_at(*tip)?) == *tip_id {
-        return Ok(None);
-    }
-    for (h, id, _) in state.recent.iter().rev().skip(1) {
+enum Fork {
+    /// The node has the stored blocks (up to its own height).
+    None,
+    /// The node's chain leaves the stored one after this height.
+    At(u64),
+}
+
+/// Compares the stored recent blocks, from the highest the node has downwards, with the
+/// node's; the first that still matches is where the chains part.
+fn find_fork(client: &Nis1Client, state: &SyncState, node_height: u64) -> Result<Fork, SyncError> {
+    let mut first = true;
+    for (h, id, _) in state
+        .recent
+        .iter()
+        .rev()
+        .filter(|(h, _, _)| *h <= node_height)
+    {
         if identity(&client.block_at(*h)?) == *id {
-            return Ok(Some(*h));
+            return Ok(if first { Fork::None } else { Fork::At(*h) });
         }
+        first = false;
     }
     match state.recent.first() {
-        Some((h, _, _)) if *h <= 1 => Ok(Some(0)),
+        None => Ok(Fork::None),
+        Some((h, _, _)) if *h <= 1 => Ok(Fork::At(0)),
         Some((h, _, _)) => Err(SyncError::DeepFork {
             node: client.node().to_owned(),
             height: *h,
         }),
-        None => Ok(None),
     }
 }
 
