@@ -22,6 +22,12 @@ pub struct DemoArgs {
     /// Folder with the bundled data (default: ./data, else the checkout's data folder).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Run one case instead: `coincheck` (NEM 2018, synced from the NIS1 replay server).
+    #[arg(long)]
+    case: Option<String>,
+    /// Dust threshold in base units for `--case coincheck` (default 1,000 XEM).
+    #[arg(long)]
+    dust: Option<u128>,
 }
 
 fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
@@ -51,6 +57,19 @@ pub fn recall(got: &BTreeSet<String>, wanted: &BTreeSet<String>) -> String {
 }
 
 pub fn run(a: DemoArgs) -> Result<()> {
+    match a.case.as_deref() {
+        None => {}
+        Some("coincheck") => {
+            let mut store = Store::open(&a.store)
+                .with_context(|| format!("opening store {}", a.store.display()))?;
+            let run = crate::coincheck::run_case(
+                &mut store,
+                a.dust.unwrap_or(crate::coincheck::DEFAULT_DUST),
+            )?;
+            return crate::coincheck::print(&mut io::stdout().lock(), &run, &a.store);
+        }
+        Some(other) => anyhow::bail!("unknown case {other:?}: the cases are: coincheck"),
+    }
     let data = data_dir(a.data)?;
     let mut store =
         Store::open(&a.store).with_context(|| format!("opening store {}", a.store.display()))?;

@@ -1,6 +1,7 @@
 //! The command line's library half: loading inputs into graphs or the store, and the demo.
 //! `main.rs` parses arguments; `ashiato-bench` reuses the same loading code.
 
+pub mod coincheck;
 pub mod demo;
 pub mod load;
 

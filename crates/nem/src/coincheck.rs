@@ -187,9 +187,9 @@ pub fn build(seed: u64) -> Fixture {
     for (when, xem) in theft {
         g.transfer(utc(when), &hot_key, &hackers[0], xem * XEM, None);
     }
-    // FACT: 10 movements out of NC4 to the 9 other published accounts (one twice?
-    // the press gives 10 for 9; which one got two is SYNTHETIC), 02:57..03:59 JST;
-    // amounts SYNTHETIC.
+    // FACT: 10 movements out of NC4, 02:57..03:59 JST. The press says to 9 accounts, yet
+    // 10 addresses besides NC4 are published; here each of the 10 gets one movement
+    // (SYNTHETIC choice, as are the amounts).
     let mut t = utc("2018-01-25T17:57:00Z");
     let moves: [(usize, u64); 10] = [
         (1, 50_000_000),
@@ -201,7 +201,7 @@ pub fn build(seed: u64) -> Fixture {
         (7, 20_000_000),
         (8, 15_000_000),
         (9, 10_000_000),
-        (1, 5_000_000),
+        (10, 5_000_000),
     ];
     for (to, xem) in moves {
         g.transfer(t, &hacker_keys[0], &hackers[to], xem * XEM, None);

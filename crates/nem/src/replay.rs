@@ -199,10 +199,13 @@ fn nis_error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// An error answer a node gives on its own (not an injected fault).
+type Refusal = (StatusCode, &'static str);
+
 /// Applies the next queued fault, if any, around a faithful answer.
 async fn answer(
     shared: &Shared,
-    build: impl FnOnce(&Inner) -> Result<serde_json::Value, Response>,
+    build: impl FnOnce(&Inner) -> Result<serde_json::Value, Refusal>,
 ) -> Response {
     let (fault, body) = {
         let mut s = shared.lock();
@@ -212,7 +215,7 @@ async fn answer(
     };
     let body = match body {
         Ok(v) => v,
-        Err(r) => return r,
+        Err((code, why)) => return nis_error(code, why),
     };
     let text = body.to_string();
     match fault {
@@ -263,7 +266,7 @@ fn block(i: &Inner, h: u64) -> Option<&NemBlock> {
 async fn block_at(State(s): State<Shared>, Json(b): Json<HeightBody>) -> Response {
     answer(&s, |i| match block(i, b.height) {
         Some(bl) => Ok(serde_json::to_value(json::block_to_json(bl)).expect("json")),
-        None => Err(nis_error(StatusCode::NOT_FOUND, "invalid block height")),
+        None => Err((StatusCode::NOT_FOUND, "invalid block height")),
     })
     .await
 }
@@ -292,9 +295,9 @@ fn transfers(
     q: &TransfersQuery,
     incoming: bool,
     outgoing: bool,
-) -> Result<serde_json::Value, Response> {
+) -> Result<serde_json::Value, Refusal> {
     let Ok(addr) = crate::tx::parse_address(&q.address) else {
-        return Err(nis_error(StatusCode::BAD_REQUEST, "invalid address"));
+        return Err((StatusCode::BAD_REQUEST, "invalid address"));
     };
     let page = q.page_size.unwrap_or(25).clamp(5, 100);
     // Ids number the transactions of the served chain from 1, in chain order.
