@@ -220,7 +220,9 @@ fn kill_9_during_csv_ingest_then_rerun_loses_and_duplicates_nothing() {
         c
     };
     let mut resumed = false;
-    for delay_ms in [150u64, 400, 900] {
+    // Kill later and later until a kill has landed after at least one commit (a loaded
+    // CI machine may not reach the first one in 150 ms).
+    for delay_ms in [150u64, 400, 900, 1_600, 3_000, 6_000] {
         let mut child = ingest()
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -228,6 +230,12 @@ fn kill_9_during_csv_ingest_then_rerun_loses_and_duplicates_nothing() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL: no destructor, no flush
         child.wait().unwrap();
+        let stats = run(bin().args(["stats", "--store"]).arg(&store));
+        if !String::from_utf8_lossy(&stats.stdout).contains("transfers: 0,")
+            && String::from_utf8_lossy(&stats.stdout).contains("transfers: ")
+        {
+            break;
+        }
     }
     let out = run(&mut ingest());
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
