@@ -396,13 +396,31 @@ pub fn tx_to_json(t: &NemTx) -> JTx {
     j
 }
 
+/// A `/block/at/public` block: the node gives no transaction hashes, so they are
+/// computed here.
 pub fn block_from_json(j: &JBlock, hash: Option<[u8; 32]>) -> Result<NemBlock, JsonError> {
+    block_with_tx_hashes(j, hash, &[])
+}
+
+/// `tx_hashes[i]` is transaction `i`'s hash as the source gives it; missing ones are
+/// computed (by [`tx_from_json`]).
+fn block_with_tx_hashes(
+    j: &JBlock,
+    hash: Option<[u8; 32]>,
+    tx_hashes: &[[u8; 32]],
+) -> Result<NemBlock, JsonError> {
     let what = format!("block {}", j.height);
     let txs = j
         .transactions
         .iter()
         .enumerate()
-        .map(|(i, t)| tx_from_json(t, None, &format!("{what} transaction {i}")))
+        .map(|(i, t)| {
+            tx_from_json(
+                t,
+                tx_hashes.get(i).copied(),
+                &format!("{what} transaction {i}"),
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(NemBlock {
         height: j.height,
@@ -414,7 +432,8 @@ pub fn block_from_json(j: &JBlock, hash: Option<[u8; 32]>) -> Result<NemBlock, J
     })
 }
 
-/// A `blocks-after` entry: the block, its hash, and each transaction's hash.
+/// A `blocks-after` entry: the block, its hash, and each transaction's hash (taken as
+/// given, not recomputed).
 pub fn entry_from_json(e: &JBlockEntry) -> Result<NemBlock, JsonError> {
     let what = format!("block {}", e.block.height);
     if e.txes.len() != e.block.transactions.len() {
@@ -427,11 +446,17 @@ pub fn entry_from_json(e: &JBlockEntry) -> Result<NemBlock, JsonError> {
             ),
         ));
     }
-    let mut b = block_from_json(&e.block, Some(hex32(&e.hash, &format!("{what} hash"))?))?;
-    for (i, (t, x)) in b.txs.iter_mut().zip(&e.txes).enumerate() {
-        t.hash = Some(hex32(&x.hash, &format!("{what} transaction {i} hash"))?);
-    }
-    Ok(b)
+    let tx_hashes = e
+        .txes
+        .iter()
+        .enumerate()
+        .map(|(i, x)| hex32(&x.hash, &format!("{what} transaction {i} hash")))
+        .collect::<Result<Vec<_>, _>>()?;
+    block_with_tx_hashes(
+        &e.block,
+        Some(hex32(&e.hash, &format!("{what} hash"))?),
+        &tx_hashes,
+    )
 }
 
 pub fn block_to_json(b: &NemBlock) -> JBlock {

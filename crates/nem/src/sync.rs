@@ -7,8 +7,6 @@
 //! but whose state was not cannot exist, and one fetched again is recognised by its
 //! content fingerprint and adds nothing.
 
-use std::collections::BTreeMap;
-
 use ashiato_model::Chain;
 use ashiato_store::{SourceKey, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -214,7 +212,6 @@ pub fn sync(
         }
         check_links(&node, &state, &blocks)?;
         let mut transfers = Vec::new();
-        let known = book.len();
         for b in &blocks {
             transfers.extend(
                 block_transfers(b, &mut book, MAINNET, &mut report.tally).map_err(|e| {
@@ -237,9 +234,9 @@ pub fn sync(
         let excess = next.recent.len().saturating_sub(MAX_ROLLBACK);
         next.recent.drain(..excess);
         next.batches.push((from, last, hex::encode(fp)));
-        if book.len() != known {
-            next.mosaics = book_defs(&book);
-        }
+        // Derived from the book every batch: a redefinition (new levy, same id) leaves
+        // the count unchanged but must still reach the state.
+        next.mosaics = book_defs(&book);
         let mut session = store.begin_source(
             Chain::Nem,
             SourceKey {
@@ -265,11 +262,9 @@ pub fn sync(
 }
 
 fn book_defs(book: &MosaicBook) -> Vec<MosaicDefinition> {
-    let mut v: BTreeMap<_, _> = BTreeMap::new();
-    for d in book.iter() {
-        v.insert(d.id.clone(), d.clone());
-    }
-    v.into_values().collect()
+    let mut v: Vec<MosaicDefinition> = book.iter().cloned().collect();
+    v.sort_by(|a, b| a.id.cmp(&b.id));
+    v
 }
 
 /// Blocks must continue the stored chain: with hashes (blocks-after) each previous-block

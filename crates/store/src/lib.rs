@@ -828,7 +828,10 @@ impl SourceSession<'_> {
     fn finish_inner(mut self, extra: Option<(&str, &[u8])>) -> Result<IngestReport, StoreError> {
         if self.state.complete {
             if let Some((k, v)) = extra {
-                self.store.state.insert(k.as_bytes(), v)?;
+                // Durable like every other state write: the caller moves on from here.
+                let mut batch = self.store.db.batch().durability(Some(PersistMode::SyncAll));
+                batch.insert(&self.store.state, k.as_bytes(), v);
+                batch.commit()?;
             }
             return Ok(self.report);
         }
