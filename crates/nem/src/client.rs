@@ -67,6 +67,62 @@ pub struct JTxMeta {
     pub inner_hash: serde_json::Value,
 }
 
+/// A `/namespace/mosaic/definition/page` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JDefinitionEntry {
+    pub meta: JId,
+    pub mosaic: json::JMosaicDefinition,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JId {
+    pub id: u64,
+}
+
+/// `/account/get`: an AccountMetaDataPair.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JAccountInfo {
+    pub account: JAccount,
+    pub meta: JAccountMeta,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JAccount {
+    pub address: String,
+    pub balance: u64,
+    #[serde(rename = "vestedBalance")]
+    pub vested_balance: u64,
+    /// A score, not money: NIS1 gives it as a fraction.
+    pub importance: f64,
+    #[serde(rename = "publicKey")]
+    pub public_key: Option<String>,
+    pub label: Option<String>,
+    #[serde(rename = "harvestedBlocks")]
+    pub harvested_blocks: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JAccountMeta {
+    #[serde(rename = "cosignatoryOf", default)]
+    pub cosignatory_of: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub cosignatories: Vec<serde_json::Value>,
+    pub status: String,
+    #[serde(rename = "remoteStatus")]
+    pub remote_status: String,
+}
+
+/// An account as the node sees it now, checked: the address is the one asked for and
+/// the public key (if the account ever sent) belongs to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub address: ashiato_model::Address,
+    /// Micro-XEM.
+    pub balance: u64,
+    pub public_key: Option<crate::tx::PublicKey>,
+    pub harvested_blocks: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferDirection {
     Incoming,
@@ -260,6 +316,82 @@ impl Nis1Client {
             }
         }
         Ok(d.data)
+    }
+
+    /// Every mosaic definition of a namespace, all pages (paged by `meta.id` like
+    /// transfers). These are the definitions as they stand now; the chain's definition
+    /// transactions say what held at a past height.
+    pub fn mosaic_definitions(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<crate::tx::MosaicDefinition>, ClientError> {
+        let req = format!("GET /namespace/mosaic/definition/page {namespace}");
+        let mut out = Vec::new();
+        let mut last: Option<u64> = None;
+        loop {
+            let mut url = format!(
+                "{}/namespace/mosaic/definition/page?namespace={namespace}",
+                self.base
+            );
+            if let Some(id) = last {
+                url.push_str(&format!("&id={id}"));
+            }
+            let d: JData<JDefinitionEntry> = self.call(&req, |c| c.get(&url).send())?;
+            let Some(tail) = d.data.last() else {
+                return Ok(out);
+            };
+            if last.is_some_and(|l| d.data.iter().any(|e| e.meta.id >= l)) {
+                return Err(self.lied(&req, format!("page after id {last:?} repeats ids")));
+            }
+            last = Some(tail.meta.id);
+            for e in &d.data {
+                let def = json::definition_from_json(&e.mosaic, "mosaic definition")
+                    .map_err(|e| self.lied(&req, e.to_string()))?;
+                if !(def.id.namespace == namespace
+                    || def.id.namespace.starts_with(&format!("{namespace}.")))
+                {
+                    return Err(self.lied(
+                        &req,
+                        format!("definition {} is not in {namespace}", def.id.asset_name()),
+                    ));
+                }
+                out.push(def);
+            }
+        }
+    }
+
+    /// `GET /account/get`: balance and public key now.
+    pub fn account(&self, address: &str) -> Result<AccountInfo, ClientError> {
+        let url = format!("{}/account/get?address={address}", self.base);
+        let req = format!("GET /account/get {address}");
+        let j: JAccountInfo = self.call(&req, |c| c.get(&url).send())?;
+        let got = crate::tx::parse_address(&j.account.address)
+            .map_err(|e| self.lied(&req, e.to_string()))?;
+        if got.as_str() != address {
+            return Err(self.lied(&req, format!("asked for {address}, got {got}")));
+        }
+        let public_key = match j.account.public_key.as_deref() {
+            None | Some("") => None,
+            Some(k) => {
+                let key: crate::tx::PublicKey = hex::decode(k)
+                    .ok()
+                    .and_then(|v| v.try_into().ok())
+                    .ok_or_else(|| {
+                        self.lied(&req, format!("public key {k:?} is not 32 hex bytes"))
+                    })?;
+                let network = crate::tx::network_of(&got).unwrap_or(crate::tx::MAINNET);
+                if crate::tx::address_of(&key, network) != got {
+                    return Err(self.lied(&req, format!("public key {k} is not the key of {got}")));
+                }
+                Some(key)
+            }
+        };
+        Ok(AccountInfo {
+            address: got,
+            balance: j.account.balance,
+            public_key,
+            harvested_blocks: j.account.harvested_blocks,
+        })
     }
 
     /// Every transfer of an account, all pages.

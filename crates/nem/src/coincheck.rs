@@ -13,9 +13,8 @@ use ashiato_model::{Address, Chain, Incident, Label, LabelKind, UtcTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::tx::{
-    address_of, kind, Body, Message, NemBlock, NemTx, PublicKey, MAINNET, NEM_EPOCH_UNIX,
-};
+use crate::synth::{push_block, transfer_tx};
+use crate::tx::{address_of, Message, NemBlock, PublicKey, MAINNET, NEM_EPOCH_UNIX};
 
 pub const SEED: u64 = 2018;
 pub const THEFT_TOTAL_XEM: u64 = 526_300_010;
@@ -80,7 +79,7 @@ impl Gen {
     }
 
     /// One transfer in its own block at `unix` (blocks are about a minute apart on NEM;
-    /// the fixture keeps one transaction a block so times stay exact).
+    /// one transaction a block keeps every time exact).
     fn transfer(
         &mut self,
         unix: i64,
@@ -90,40 +89,12 @@ impl Gen {
         msg: Option<&str>,
     ) {
         let ts = (unix - NEM_EPOCH_UNIX) as u32;
-        let mut tx = NemTx {
-            kind: kind::TRANSFER,
-            version: 0x6800_0001,
-            timestamp: ts,
-            signer: *from,
-            fee: 50_000 + if msg.is_some() { 50_000 } else { 0 },
-            deadline: ts + 3_600,
-            body: Body::Transfer {
-                recipient: to.clone(),
-                amount: micro,
-                message: msg.map(|m| Message {
-                    kind: 1,
-                    payload: m.as_bytes().to_vec(),
-                }),
-                mosaics: Vec::new(),
-            },
-            hash: None,
-        };
-        tx.hash = crate::binary::tx_hash(&tx);
-        let height = self.blocks.len() as u64 + 1;
-        let prev_hash = self.blocks.last().and_then(|b| b.hash).unwrap_or_default();
-        let mut b = NemBlock {
-            height,
-            timestamp: ts,
-            signer: self.harvester,
-            prev_hash,
-            hash: None,
-            txs: vec![tx],
-        };
-        // A stand-in block hash (NIS1 hashes the signed block; the fixture has no
-        // signatures): Keccak-256 of the identity, so links can be checked.
-        let id = crate::sync::identity(&b);
-        b.hash = hex::decode(id).ok().and_then(|v| v.try_into().ok());
-        self.blocks.push(b);
+        let message = msg.map(|m| Message {
+            kind: 1,
+            payload: m.as_bytes().to_vec(),
+        });
+        let tx = transfer_tx(ts, from, to, micro, message, Vec::new());
+        push_block(&mut self.blocks, self.harvester, ts, vec![tx]);
     }
 }
 

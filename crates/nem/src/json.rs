@@ -201,6 +201,75 @@ fn address(s: &str, what: &str) -> Result<ashiato_model::Address, JsonError> {
 }
 
 /// The model of a NIS1 JSON transaction. `hash` comes from the source, when it has one.
+/// A mosaic definition as a definition transaction or `/namespace/mosaic/definition/page`
+/// gives it (the creation fee lives on the transaction, not here).
+pub fn definition_from_json(
+    d: &JMosaicDefinition,
+    what: &str,
+) -> Result<MosaicDefinition, JsonError> {
+    let divisibility = d
+        .properties
+        .iter()
+        .find(|p| p.name == "divisibility")
+        .map(|p| p.value.parse::<u8>())
+        .transpose()
+        .map_err(|e| invalid(format!("{what} divisibility"), e.to_string()))?
+        .unwrap_or(0);
+    let levy = match (
+        &d.levy.kind,
+        &d.levy.recipient,
+        &d.levy.mosaic_id,
+        d.levy.fee,
+    ) {
+        (Some(k), Some(r), Some(m), Some(fee)) => Some(Levy {
+            kind: *k,
+            recipient: address(r, &format!("{what} levy recipient"))?,
+            mosaic: mosaic_id(m),
+            fee,
+        }),
+        _ => None,
+    };
+    Ok(MosaicDefinition {
+        creator: key(&d.creator, &format!("{what} creator"))?,
+        id: mosaic_id(&d.id),
+        description: d.description.clone(),
+        properties: d
+            .properties
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect(),
+        divisibility,
+        levy,
+        creation_fee_sink: None,
+        creation_fee: 0,
+    })
+}
+
+pub fn definition_to_json(d: &MosaicDefinition) -> JMosaicDefinition {
+    JMosaicDefinition {
+        creator: hex::encode(d.creator),
+        id: jmosaic_id(&d.id),
+        description: d.description.clone(),
+        properties: d
+            .properties
+            .iter()
+            .map(|(name, value)| JProperty {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        levy: match &d.levy {
+            Some(l) => JLevy {
+                kind: Some(l.kind),
+                recipient: Some(l.recipient.to_string()),
+                mosaic_id: Some(jmosaic_id(&l.mosaic)),
+                fee: Some(l.fee),
+            },
+            None => JLevy::default(),
+        },
+    }
+}
+
 pub fn tx_from_json(j: &JTx, hash: Option<[u8; 32]>, what: &str) -> Result<NemTx, JsonError> {
     let body = match j.kind {
         kind::TRANSFER => {
@@ -249,46 +318,14 @@ pub fn tx_from_json(j: &JTx, hash: Option<[u8; 32]>, what: &str) -> Result<NemTx
                 .mosaic_definition
                 .as_ref()
                 .ok_or_else(|| invalid(what, "mosaic definition missing"))?;
-            let divisibility = d
-                .properties
-                .iter()
-                .find(|p| p.name == "divisibility")
-                .map(|p| p.value.parse::<u8>())
-                .transpose()
-                .map_err(|e| invalid(format!("{what} divisibility"), e.to_string()))?
-                .unwrap_or(0);
-            let levy = match (
-                &d.levy.kind,
-                &d.levy.recipient,
-                &d.levy.mosaic_id,
-                d.levy.fee,
-            ) {
-                (Some(k), Some(r), Some(m), Some(fee)) => Some(Levy {
-                    kind: *k,
-                    recipient: address(r, &format!("{what} levy recipient"))?,
-                    mosaic: mosaic_id(m),
-                    fee,
-                }),
-                _ => None,
-            };
-            Body::MosaicDefinition(MosaicDefinition {
-                creator: key(&d.creator, &format!("{what} creator"))?,
-                id: mosaic_id(&d.id),
-                description: d.description.clone(),
-                properties: d
-                    .properties
-                    .iter()
-                    .map(|p| (p.name.clone(), p.value.clone()))
-                    .collect(),
-                divisibility,
-                levy,
-                creation_fee_sink: j
-                    .creation_fee_sink
-                    .as_deref()
-                    .map(|s| address(s, &format!("{what} creation fee sink")))
-                    .transpose()?,
-                creation_fee: j.creation_fee.unwrap_or(0),
-            })
+            let mut def = definition_from_json(d, what)?;
+            def.creation_fee_sink = j
+                .creation_fee_sink
+                .as_deref()
+                .map(|s| address(s, &format!("{what} creation fee sink")))
+                .transpose()?;
+            def.creation_fee = j.creation_fee.unwrap_or(0);
+            Body::MosaicDefinition(def)
         }
         _ => Body::Other,
     };
@@ -366,28 +403,7 @@ pub fn tx_to_json(t: &NemTx) -> JTx {
             j.signatures = Some(Vec::new());
         }
         Body::MosaicDefinition(d) => {
-            j.mosaic_definition = Some(JMosaicDefinition {
-                creator: hex::encode(d.creator),
-                id: jmosaic_id(&d.id),
-                description: d.description.clone(),
-                properties: d
-                    .properties
-                    .iter()
-                    .map(|(name, value)| JProperty {
-                        name: name.clone(),
-                        value: value.clone(),
-                    })
-                    .collect(),
-                levy: match &d.levy {
-                    Some(l) => JLevy {
-                        kind: Some(l.kind),
-                        recipient: Some(l.recipient.to_string()),
-                        mosaic_id: Some(jmosaic_id(&l.mosaic)),
-                        fee: Some(l.fee),
-                    },
-                    None => JLevy::default(),
-                },
-            });
+            j.mosaic_definition = Some(definition_to_json(d));
             j.creation_fee_sink = d.creation_fee_sink.as_ref().map(|a| a.to_string());
             j.creation_fee = Some(d.creation_fee);
         }

@@ -16,9 +16,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::client::{JAccountTx, JTxMeta};
+use crate::client::{
+    JAccount, JAccountInfo, JAccountMeta, JAccountTx, JDefinitionEntry, JId, JTxMeta,
+};
 use crate::json::{self, HashData, JBlockEntry, JData};
-use crate::tx::{address_of, Body, NemBlock, MAINNET};
+use crate::tx::{address_of, block_transfers, Body, MosaicBook, NemBlock, NemTx, Tally, MAINNET};
 
 /// What the next request gets instead of (or before) a faithful answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,8 @@ struct Inner {
     reported_height: Option<u64>,
     faults: VecDeque<Fault>,
     requests: u64,
+    /// Added to every answer: the round trip to a node across the Internet.
+    latency: Duration,
 }
 
 #[derive(Clone)]
@@ -102,6 +106,7 @@ impl ReplayServer {
             reported_height: None,
             faults: VecDeque::new(),
             requests: 0,
+            latency: Duration::ZERO,
         })));
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
@@ -114,6 +119,8 @@ impl ReplayServer {
             .route("/account/transfers/incoming", get(incoming))
             .route("/account/transfers/outgoing", get(outgoing))
             .route("/account/transfers/all", get(all))
+            .route("/account/get", get(account_get))
+            .route("/namespace/mosaic/definition/page", get(definitions))
             .with_state(shared.clone());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -172,6 +179,11 @@ impl ReplayServer {
         }
     }
 
+    /// Every answer waits this long first (a remote node's round trip).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.lock().latency = latency;
+    }
+
     pub fn requests(&self) -> u64 {
         self.shared.lock().requests
     }
@@ -207,12 +219,15 @@ async fn answer(
     shared: &Shared,
     build: impl FnOnce(&Inner) -> Result<serde_json::Value, Refusal>,
 ) -> Response {
-    let (fault, body) = {
+    let (fault, body, latency) = {
         let mut s = shared.lock();
         s.requests += 1;
         let fault = s.faults.pop_front();
-        (fault, build(&s))
+        (fault, build(&s), s.latency)
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let body = match body {
         Ok(v) => v,
         Err((code, why)) => return nis_error(code, why),
@@ -300,36 +315,27 @@ fn transfers(
         return Err((StatusCode::BAD_REQUEST, "invalid address"));
     };
     let page = q.page_size.unwrap_or(25).clamp(5, 100);
-    // Ids number the transactions of the served chain from 1, in chain order.
     let mut found: Vec<JAccountTx> = Vec::new();
-    let mut id = 0u64;
-    for b in i.blocks.iter().take(i.tip as usize) {
-        for t in &b.txs {
-            id += 1;
-            let (sender, inner) = match &t.body {
-                Body::Multisig { inner } => (address_of(&inner.signer, MAINNET), inner.as_ref()),
-                _ => (address_of(&t.signer, MAINNET), t),
-            };
-            let to_me =
-                matches!(&inner.body, Body::Transfer { recipient, .. } if *recipient == addr);
-            if (outgoing && sender == addr) || (incoming && to_me) {
-                found.push(JAccountTx {
-                    meta: JTxMeta {
-                        id,
-                        height: b.height,
-                        hash: HashData {
-                            data: hex::encode(t.hash.unwrap_or_default()),
-                        },
-                        inner_hash: match &t.body {
-                            Body::Multisig { inner } => serde_json::json!({
-                                "data": hex::encode(inner.hash.unwrap_or_default())
-                            }),
-                            _ => serde_json::json!({}),
-                        },
+    for (id, b, t, inner) in numbered(i) {
+        let sender = address_of(&inner.signer, MAINNET);
+        let to_me = matches!(&inner.body, Body::Transfer { recipient, .. } if *recipient == addr);
+        if (outgoing && sender == addr) || (incoming && to_me) {
+            found.push(JAccountTx {
+                meta: JTxMeta {
+                    id,
+                    height: b.height,
+                    hash: HashData {
+                        data: hex::encode(t.hash.unwrap_or_default()),
                     },
-                    transaction: json::tx_to_json(t),
-                });
-            }
+                    inner_hash: match &t.body {
+                        Body::Multisig { inner } => serde_json::json!({
+                            "data": hex::encode(inner.hash.unwrap_or_default())
+                        }),
+                        _ => serde_json::json!({}),
+                    },
+                },
+                transaction: json::tx_to_json(t),
+            });
         }
     }
     let data: Vec<JAccountTx> = found
@@ -358,4 +364,122 @@ async fn account(s: Shared, q: HashMap<String, String>, inc: bool, out: bool) ->
         page_size: q.get("pageSize").and_then(|v| v.parse().ok()),
     };
     answer(&s, |i| transfers(i, &q, inc, out)).await
+}
+
+/// The chain's transactions up to the tip, numbered from 1 in chain order (the ids pages
+/// are cut by), with the transaction that does the work (a multisig's inner one).
+fn numbered(i: &Inner) -> impl Iterator<Item = (u64, &NemBlock, &NemTx, &NemTx)> {
+    i.blocks
+        .iter()
+        .take(i.tip as usize)
+        .flat_map(|b| b.txs.iter().map(move |t| (b, t)))
+        .enumerate()
+        .map(|(n, (b, t))| {
+            let inner = match &t.body {
+                Body::Multisig { inner } => inner.as_ref(),
+                _ => t,
+            };
+            (n as u64 + 1, b, t, inner)
+        })
+}
+
+fn definitions_page(i: &Inner, q: &HashMap<String, String>) -> Result<serde_json::Value, Refusal> {
+    let Some(ns) = q.get("namespace") else {
+        return Err((StatusCode::BAD_REQUEST, "namespace is required"));
+    };
+    let before = q.get("id").and_then(|v| v.parse::<u64>().ok());
+    let page = q
+        .get("pageSize")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(25)
+        .clamp(5, 100);
+    // The latest definition of each mosaic, newest first.
+    let mut latest: HashMap<String, (u64, JDefinitionEntry)> = HashMap::new();
+    for (id, _, _, inner) in numbered(i) {
+        if let Body::MosaicDefinition(d) = &inner.body {
+            if d.id.namespace == *ns || d.id.namespace.starts_with(&format!("{ns}.")) {
+                let entry = JDefinitionEntry {
+                    meta: JId { id },
+                    mosaic: json::definition_to_json(d),
+                };
+                latest.insert(d.id.asset_name(), (id, entry));
+            }
+        }
+    }
+    let mut data: Vec<JDefinitionEntry> = latest.into_values().map(|(_, e)| e).collect();
+    data.sort_by_key(|e| std::cmp::Reverse(e.meta.id));
+    let data: Vec<_> = data
+        .into_iter()
+        .filter(|e| before.is_none_or(|b| e.meta.id < b))
+        .take(page)
+        .collect();
+    Ok(serde_json::to_value(JData { data }).expect("json"))
+}
+
+async fn definitions(
+    State(s): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    answer(&s, |i| definitions_page(i, &q)).await
+}
+
+/// Balance from the served chain's movements (fees and levies included), public key
+/// once the account has signed something.
+fn account_info(i: &Inner, address: &str) -> Result<serde_json::Value, Refusal> {
+    let Ok(addr) = crate::tx::parse_address(address) else {
+        return Err((StatusCode::BAD_REQUEST, "invalid address"));
+    };
+    let mut book = MosaicBook::default();
+    let mut tally = Tally::default();
+    let mut balance: i128 = 0;
+    let mut key = None;
+    let mut harvested = 0u64;
+    for b in i.blocks.iter().take(i.tip as usize) {
+        if address_of(&b.signer, MAINNET) == addr {
+            harvested += 1;
+        }
+        for t in &b.txs {
+            if address_of(&t.signer, MAINNET) == addr {
+                key = Some(t.signer);
+            }
+        }
+        let moved = block_transfers(b, &mut book, MAINNET, &mut tally)
+            .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "served chain is invalid"))?;
+        for t in moved.iter().filter(|t| t.asset.as_str() == crate::tx::XEM) {
+            if t.to == addr {
+                balance += t.amount as i128;
+            }
+            if t.from == addr {
+                balance -= t.amount as i128;
+            }
+        }
+    }
+    // The fixture's funding account has no nemesis allocation; a node never goes below 0.
+    let balance = balance.max(0) as u64;
+    let info = JAccountInfo {
+        account: JAccount {
+            address: addr.to_string(),
+            balance,
+            vested_balance: balance,
+            importance: 0.0,
+            public_key: key.map(hex::encode),
+            label: None,
+            harvested_blocks: harvested,
+        },
+        meta: JAccountMeta {
+            cosignatory_of: Vec::new(),
+            cosignatories: Vec::new(),
+            status: "LOCKED".into(),
+            remote_status: "INACTIVE".into(),
+        },
+    };
+    Ok(serde_json::to_value(info).expect("json"))
+}
+
+async fn account_get(
+    State(s): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let address = q.get("address").cloned().unwrap_or_default();
+    answer(&s, |i| account_info(i, &address)).await
 }

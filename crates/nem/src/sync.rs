@@ -8,12 +8,15 @@
 //! content fingerprint and adds nothing.
 
 use ashiato_model::Chain;
-use ashiato_store::{SourceKey, Store, StoreError};
+use ashiato_store::{SourceKey, Store, StoreError, TxNote};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 
 use crate::client::{ClientError, Nis1Client};
-use crate::tx::{block_transfers, MosaicBook, MosaicDefinition, NemBlock, Tally, MAINNET};
+use crate::tx::{
+    block_messages, block_transfers, Message, MosaicBook, MosaicDefinition, NemBlock, Tally,
+    MAINNET,
+};
 
 pub const STATE_KEY: &str = "nem-sync";
 /// NIS1 never rolls back more than 360 blocks; identities older than that are dropped.
@@ -34,6 +37,14 @@ pub struct SyncOptions {
     pub batch_blocks: u64,
     /// Stop at this height (default: the node's height).
     pub until: Option<u64>,
+    /// Begin a fresh store at this height instead of 1 (mainnet holds millions of blocks
+    /// before most incidents). Ignored once the store has synced anything.
+    pub start: Option<u64>,
+    /// Namespaces whose mosaic definitions are fetched from the node before a fresh sync
+    /// that does not start at 1, so levies apply to mosaics defined before the start.
+    /// They are the definitions as they stand now; definition transactions met during
+    /// the sync replace them.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for SyncOptions {
@@ -42,6 +53,8 @@ impl Default for SyncOptions {
             fetch: Fetch::BlockAt { concurrency: 8 },
             batch_blocks: 100,
             until: None,
+            start: None,
+            namespaces: Vec::new(),
         }
     }
 }
@@ -89,6 +102,10 @@ pub enum SyncError {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SyncState {
     pub height: u64,
+    /// The height below the first synced block (0, or `start - 1` for a sync begun
+    /// mid-chain): a roll-back never goes below it.
+    #[serde(default)]
+    pub base: u64,
     /// (height, identity, hash if the node gave one) of the last blocks, oldest first.
     pub recent: Vec<(u64, String, Option<String>)>,
     /// Committed batches: (first height, last height, source fingerprint).
@@ -198,6 +215,15 @@ pub fn sync(
             report.from_height = state.height;
         }
     }
+    let fresh = state.batches.is_empty() && state.height == 0;
+    if let Some(start) = opts.start.filter(|s| fresh && *s > 1) {
+        state.height = start - 1;
+        state.base = start - 1;
+        report.from_height = state.height;
+        for ns in &opts.namespaces {
+            state.mosaics.extend(client.mosaic_definitions(ns)?);
+        }
+    }
     let mut book = MosaicBook::default();
     for d in &state.mosaics {
         book.insert(d.clone());
@@ -249,6 +275,11 @@ pub fn sync(
             for (row, t) in transfers.iter().enumerate() {
                 session.push_transfer(row as u64, t)?;
             }
+            for b in &blocks {
+                for (tx, m) in block_messages(b) {
+                    session.push_note(note(tx, m));
+                }
+            }
         }
         let value = serde_json::to_vec(&next).expect("state serialises");
         let r = session.finish_with_state(STATE_KEY, &value)?;
@@ -259,6 +290,21 @@ pub fn sync(
         report.to_height = state.height;
     }
     Ok(report)
+}
+
+/// Plain messages are kept as text (a deposit tag is read by people); bytes that are not
+/// UTF-8 and encrypted messages are kept as hex.
+fn note(tx: String, m: &Message) -> TxNote {
+    let (kind, text) = match (m.kind, std::str::from_utf8(&m.payload)) {
+        (1, Ok(t)) => ("message", t.to_owned()),
+        (1, Err(_)) => ("message-hex", hex::encode(&m.payload)),
+        _ => ("message-encrypted", hex::encode(&m.payload)),
+    };
+    TxNote {
+        tx,
+        kind: kind.into(),
+        text,
+    }
 }
 
 fn book_defs(book: &MosaicBook) -> Vec<MosaicDefinition> {
@@ -327,7 +373,7 @@ fn find_fork(client: &Nis1Client, state: &SyncState, node_height: u64) -> Result
     }
     match state.recent.first() {
         None => Ok(Fork::None),
-        Some((h, _, _)) if *h <= 1 => Ok(Fork::At(0)),
+        Some((h, _, _)) if *h <= state.base + 1 => Ok(Fork::At(state.base)),
         Some((h, _, _)) => Err(SyncError::DeepFork {
             node: client.node().to_owned(),
             height: *h,
@@ -350,7 +396,7 @@ fn roll_back(store: &mut Store, state: &mut SyncState, fork: u64) -> Result<u64,
         .filter(|(_, to, _)| *to > fork)
         .filter_map(|(_, _, fp)| hex::decode(fp).ok()?.try_into().ok())
         .collect();
-    let new_height = keep.last().map_or(0, |(_, to, _)| *to);
+    let new_height = keep.last().map_or(state.base, |(_, to, _)| *to);
     state.batches = keep;
     state.height = new_height;
     state.recent.retain(|(h, _, _)| *h <= new_height);

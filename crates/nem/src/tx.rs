@@ -219,6 +219,36 @@ fn asset(id: &MosaicId, height: u64, index: usize) -> Result<Asset, ModelError> 
     })
 }
 
+/// The id a transaction's transfers and notes are stored under: its hash (the outer one
+/// for a multisig), or `height-index` when the source gave none.
+pub fn tx_id(block: &NemBlock, i: usize) -> String {
+    block.txs[i]
+        .hash
+        .map(hex::encode)
+        .unwrap_or_else(|| format!("{}-{i}", block.height))
+}
+
+/// The messages of a block's transfers (a multisig's inner one included), with the id of
+/// the transaction that carried each.
+pub fn block_messages(block: &NemBlock) -> Vec<(String, &Message)> {
+    let mut out = Vec::new();
+    for (i, tx) in block.txs.iter().enumerate() {
+        let inner = match &tx.body {
+            Body::Multisig { inner } => inner.as_ref(),
+            _ => tx,
+        };
+        if let Body::Transfer {
+            message: Some(m), ..
+        } = &inner.body
+        {
+            if !m.payload.is_empty() {
+                out.push((tx_id(block, i), m));
+            }
+        }
+    }
+    out
+}
+
 /// The value movements of a block, in order. The rules (documented in docs/nem.md):
 /// - a transfer moves its XEM amount, or for each attached mosaic `quantity × amount /
 ///   1,000,000` (floor) of that mosaic; `nem:xem` as a mosaic is XEM;
@@ -240,10 +270,7 @@ pub fn block_transfers(
     let mut out = Vec::new();
     for (i, tx) in block.txs.iter().enumerate() {
         tally.transactions += 1;
-        let id = tx
-            .hash
-            .map(hex::encode)
-            .unwrap_or_else(|| format!("{}-{i}", block.height));
+        let id = tx_id(block, i);
         let time = nem_time(tx.timestamp);
         let mut index = 0u32;
         let mut push =
@@ -336,6 +363,11 @@ pub fn block_transfers(
 }
 
 /// Parses a NEM address given as text, naming where it came from on failure.
+/// The network byte of a (validated) NEM address: its first base32-decoded byte.
+pub fn network_of(a: &Address) -> Option<u8> {
+    BASE32.decode(a.as_str().as_bytes()).ok()?.first().copied()
+}
+
 pub fn parse_address(s: &str) -> Result<Address, ashiato_model::AddressError> {
     Address::parse(Chain::Nem, s)
 }

@@ -25,7 +25,7 @@ fn opts(fetch: Fetch) -> SyncOptions {
     SyncOptions {
         fetch,
         batch_blocks: 10,
-        until: None,
+        ..SyncOptions::default()
     }
 }
 
@@ -219,4 +219,39 @@ fn account_transfers_page_by_id() {
         )
         .unwrap_err();
     assert!(e.to_string().contains("400"), "{e}");
+}
+
+#[test]
+fn messages_are_stored_with_their_transaction_and_dropped_by_a_reorg() {
+    let f = coincheck::build(coincheck::SEED);
+    let server = ReplayServer::start(f.blocks.clone()).unwrap();
+    let c = client(&server.url());
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    sync(&mut store, &c, &opts(Fetch::BlockAt { concurrency: 2 })).unwrap();
+    // The fixture's messages: the 9 spray recipients' "give it back" to NC4, and the
+    // thief's "coincheck" on the 3 spray transfers of 0 XEM (kept though they move nothing).
+    assert_eq!(store.note_count().unwrap(), 12);
+    // Block 3 is the first of them (1: funding of the hot wallet, 2: of a recipient).
+    let tx = hex::encode(f.blocks[2].txs[0].hash.unwrap());
+    let notes = store.notes(Chain::Nem, &tx).unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        (notes[0].kind.as_str(), notes[0].text.as_str()),
+        ("message", "give it back")
+    );
+    assert!(store.notes(Chain::Nem, "00").unwrap().is_empty());
+
+    // A reorganisation replaces blocks 3.. with one empty block: every batch is re-synced
+    // and the messages of the dropped blocks are gone with their transfers.
+    let mut b3 = f.blocks[2].clone();
+    b3.txs.clear();
+    b3.timestamp += 1;
+    server.reorg(vec![b3]);
+    let r = sync(&mut store, &c, &opts(Fetch::BlockAt { concurrency: 2 })).unwrap();
+    assert_eq!((r.rolled_back_to, r.to_height), (Some(0), 3));
+    assert_eq!(store.note_count().unwrap(), 0);
+    assert!(store.notes(Chain::Nem, &tx).unwrap().is_empty());
+    // Blocks 1 and 2: two transfers and their two fees.
+    assert_eq!(stored_transfers(&store), 4);
 }

@@ -152,6 +152,26 @@ pub struct StoreStats {
     pub incidents: u64,
 }
 
+/// Text attached to a transaction (a NEM message), as [`SourceSession::push_note`] stored it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxNote {
+    pub tx: String,
+    /// `message` (plain text), `message-hex` (bytes that are not UTF-8) or
+    /// `message-encrypted` (hex of the cipher text).
+    pub kind: String,
+    pub text: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredNote {
+    source: String,
+    note: TxNote,
+}
+
+fn note_key(chain: Chain, tx: &str, kind: &str) -> Vec<u8> {
+    format!("{}\0{tx}\0{kind}", chain.as_str()).into_bytes()
+}
+
 /// The result of [`Store::check`]: an empty `problems` list means the store is sound.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
@@ -170,6 +190,9 @@ pub struct Store {
     /// Small named states of live syncs (watermarks, recent block identities), written in
     /// the same batch as the segment they describe.
     state: Keyspace,
+    /// Per-transaction text a chain carries besides value (NEM messages: exchanges read
+    /// the deposit tag from them), written with the segment of the same source.
+    notes: Keyspace,
     segments: BTreeMap<u64, SegmentMeta>,
     next_segment: u64,
     /// Rows per segment (a commit point).
@@ -203,6 +226,7 @@ impl Store {
         let labels = ks("labels")?;
         let incidents = ks("incidents")?;
         let state = ks("state")?;
+        let notes = ks("notes")?;
         let mut segments = BTreeMap::new();
         for kv in manifest.iter() {
             let (k, v) = kv.into_inner()?;
@@ -235,6 +259,7 @@ impl Store {
             labels,
             incidents,
             state,
+            notes,
             segments,
             next_segment,
             segment_rows: 1_000_000,
@@ -257,6 +282,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         let mut dropped_segments = Vec::new();
+        let mut gone = FxHashSet::default();
         let mut n = 0;
         for fp in fingerprints {
             let key = hex(fp);
@@ -272,12 +298,55 @@ impl Store {
                 }
             }
             batch.remove(&self.sources, key.as_bytes());
+            gone.insert(key);
             n += 1;
         }
+        self.remove_notes_of(&mut batch, &gone)?;
         batch.insert(&self.state, state.0.as_bytes(), state.1);
         batch.commit()?;
         for id in dropped_segments {
             segment::remove_data(&self.segment_path(id))?;
+        }
+        Ok(n)
+    }
+
+    /// Notes are few (one per message-carrying transaction), so a reorg or an abort finds
+    /// its source's notes by a scan rather than through a second index.
+    fn remove_notes_of(
+        &self,
+        batch: &mut fjall::OwnedWriteBatch,
+        sources: &FxHashSet<String>,
+    ) -> Result<(), StoreError> {
+        if sources.is_empty() {
+            return Ok(());
+        }
+        for kv in self.notes.iter() {
+            let (k, v) = kv.into_inner()?;
+            let n: StoredNote = from_json(&k, &v)?;
+            if sources.contains(&n.source) {
+                batch.remove(&self.notes, k);
+            }
+        }
+        Ok(())
+    }
+
+    /// The notes of one transaction.
+    pub fn notes(&self, chain: Chain, tx: &str) -> Result<Vec<TxNote>, StoreError> {
+        let prefix = format!("{}\0{tx}\0", chain.as_str());
+        let mut out = Vec::new();
+        for kv in self.notes.prefix(prefix.as_bytes()) {
+            let (k, v) = kv.into_inner()?;
+            out.push(from_json::<StoredNote>(&k, &v)?.note);
+        }
+        Ok(out)
+    }
+
+    /// How many notes are stored.
+    pub fn note_count(&self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for kv in self.notes.iter() {
+            kv.into_inner()?;
+            n += 1;
         }
         Ok(n)
     }
@@ -339,6 +408,7 @@ impl Store {
             dict: None,
             buf: AccountSegment::default(),
             utxo: Vec::new(),
+            notes: Vec::new(),
             watermark: 0,
             committed_added: 0,
             store: self,
@@ -619,6 +689,7 @@ pub struct SourceSession<'s> {
     dict: Option<Dict>,
     buf: AccountSegment,
     utxo: Vec<(u64, UtxoTx)>,
+    notes: Vec<TxNote>,
     /// Source rows seen by this run (committed or buffered), as a watermark.
     watermark: u64,
     /// `report.added` at the last commit.
@@ -748,6 +819,12 @@ impl SourceSession<'_> {
         self.maybe_commit()
     }
 
+    /// Attaches text to a transaction of this source; it is committed with the next
+    /// segment, so it is never stored without the source's movements.
+    pub fn push_note(&mut self, note: TxNote) {
+        self.notes.push(note);
+    }
+
     fn pending(&self) -> usize {
         self.buf.len() + self.utxo.len()
     }
@@ -802,6 +879,14 @@ impl SourceSession<'_> {
             store.next_segment += 1;
             self.state.segments.push(id);
         }
+        for note in self.notes.drain(..) {
+            let key = note_key(self.chain, &note.tx, &note.kind);
+            let value = json(&StoredNote {
+                source: self.fp.clone(),
+                note,
+            });
+            batch.insert(&store.notes, key, value);
+        }
         self.state.rows = self.state.rows.max(self.watermark);
         self.state.added += self.report.added - self.committed_added;
         self.state.duplicates = self.state.duplicates.max(self.report.duplicates);
@@ -855,6 +940,7 @@ impl SourceSession<'_> {
             }
         }
         batch.remove(&store.sources, self.fp.as_bytes());
+        store.remove_notes_of(&mut batch, &FxHashSet::from_iter([self.fp.clone()]))?;
         batch.commit()?;
         for id in dropped {
             segment::remove_data(&store.segment_path(id))?;
