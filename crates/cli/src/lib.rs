@@ -11,7 +11,8 @@ use clap::ValueEnum;
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 pub enum InputFormat {
     /// Detect from the path: a directory with tx_output.csv is taintedtx, a directory with
-    /// "source addresses.csv" (or one holding such case folders) is mftracer, a file is csv.
+    /// "source addresses.csv" (or one holding such case folders) is mftracer, a directory
+    /// with blk*.dat files or a file starting with the Bitcoin magic is blk, a file is csv.
     Auto,
     /// Ashiato CSV: time,block,tx,from,to,asset,amount.
     Csv,
@@ -19,4 +20,6 @@ pub enum InputFormat {
     Mftracer,
     /// BlockSci/TaintedTX UTXO export (Bitcoin 2009).
     Taintedtx,
+    /// Bitcoin Core block files: a blocks folder (blk*.dat, xor.dat) or one blk file.
+    Blk,
 }

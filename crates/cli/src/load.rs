@@ -25,7 +25,16 @@ fn detect(path: &Path, format: InputFormat) -> Result<InputFormat> {
         return Ok(format);
     }
     if path.is_file() {
-        return Ok(InputFormat::Csv);
+        let mut head = [0u8; 4];
+        let is_blk = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok()
+            && head == ashiato_btc::blk::MAINNET_MAGIC;
+        return Ok(if is_blk {
+            InputFormat::Blk
+        } else {
+            InputFormat::Csv
+        });
     }
     if !path.is_dir() {
         bail!("{}: no such file or directory", path.display());
@@ -33,11 +42,14 @@ fn detect(path: &Path, format: InputFormat) -> Result<InputFormat> {
     if path.join("tx_output.csv").is_file() {
         return Ok(InputFormat::Taintedtx);
     }
+    if ashiato_btc::chain::blocks_dir(path).is_ok() {
+        return Ok(InputFormat::Blk);
+    }
     if path.join("source addresses.csv").is_file() || !case_dirs(path)?.is_empty() {
         return Ok(InputFormat::Mftracer);
     }
     bail!(
-        "{}: cannot tell the format of this folder (give --format csv|mftracer|taintedtx)",
+        "{}: cannot tell the format of this folder (give --format csv|mftracer|taintedtx|blk)",
         path.display()
     )
 }
@@ -114,8 +126,56 @@ pub fn load_input(path: &Path, format: InputFormat, chain: Chain) -> Result<Load
                 incident: None,
             })
         }
+        InputFormat::Blk => {
+            let mut b = GraphBuilder::new(Chain::Bitcoin);
+            let mut row = 0u64;
+            blk_txs(path, |tx| {
+                b.add_utxo_tx(tx, row);
+                row += 1;
+                Ok(())
+            })?;
+            Ok(Loaded {
+                graph: b.finish()?,
+                labels: Vec::new(),
+                incident: None,
+            })
+        }
         InputFormat::Auto => unreachable!("detect never returns Auto"),
     }
+}
+
+/// The blk files of `path` (a blocks folder or one file) and their XOR key.
+fn blk_files(path: &Path) -> Result<(Vec<PathBuf>, [u8; 8])> {
+    if path.is_dir() {
+        Ok(ashiato_btc::chain::blocks_dir(path)?)
+    } else {
+        let key = ashiato_btc::blk::xor_key(path.parent().unwrap_or(Path::new(".")))?;
+        Ok((vec![path.to_path_buf()], key))
+    }
+}
+
+/// Every transaction of the best chain in `path`, in chain order, with input values
+/// from the coins of earlier blocks.
+fn blk_txs(
+    path: &Path,
+    mut f: impl FnMut(ashiato_model::UtxoTx) -> Result<()>,
+) -> Result<ashiato_btc::chain::ChainReport> {
+    let (files, key) = blk_files(path)?;
+    let mut set = ashiato_btc::UtxoSet::default();
+    let mut failed = None;
+    let report = ashiato_btc::chain::for_each_block(&files, key, |h, block| {
+        for tx in set.apply(block, h)? {
+            if let Err(e) = f(tx) {
+                failed = Some(e);
+                return Err(ashiato_btc::chain::ChainError::Stopped);
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(report?)
 }
 
 pub fn load_store(store: &Store, chain: Chain) -> Result<Loaded> {
@@ -226,6 +286,28 @@ pub fn ingest_path(
                 for (row, tx) in txs.iter().enumerate().skip(skip as usize) {
                     s.push_utxo_tx(row as u64, tx)?;
                 }
+            }
+            summary
+                .parts
+                .push((path.display().to_string(), s.finish()?));
+        }
+        InputFormat::Blk => {
+            let (files, _) = blk_files(path)?;
+            let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+            let key = source_key("blk", path, &refs)?;
+            let mut s = store.begin_source(Chain::Bitcoin, key)?;
+            if !s.is_complete() {
+                // Earlier blocks are read again even when committed: their coins give
+                // the values of later inputs.
+                let skip = s.resume_from();
+                let mut row = 0u64;
+                blk_txs(path, |tx| {
+                    if row >= skip {
+                        s.push_utxo_tx(row, &tx)?;
+                    }
+                    row += 1;
+                    Ok(())
+                })?;
             }
             summary
                 .parts
