@@ -22,4 +22,6 @@ pub enum InputFormat {
     Taintedtx,
     /// Bitcoin Core block files: a blocks folder (blk*.dat, xor.dat) or one blk file.
     Blk,
+    /// The Bitfinex 2016 theft's seed set: an incident and victim labels, no movements.
+    Bitfinex,
 }

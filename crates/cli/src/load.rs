@@ -42,6 +42,9 @@ fn detect(path: &Path, format: InputFormat) -> Result<InputFormat> {
     if path.join("tx_output.csv").is_file() {
         return Ok(InputFormat::Taintedtx);
     }
+    if path.join("bitfinex_tx_dataset.csv").is_file() {
+        return Ok(InputFormat::Bitfinex);
+    }
     if ashiato_btc::chain::blocks_dir(path).is_ok() {
         return Ok(InputFormat::Blk);
     }
@@ -140,6 +143,10 @@ pub fn load_input(path: &Path, format: InputFormat, chain: Chain) -> Result<Load
                 incident: None,
             })
         }
+        InputFormat::Bitfinex => bail!(
+            "{}: an incident definition without movements; ingest it into a store next to the chain data",
+            path.display()
+        ),
         InputFormat::Auto => unreachable!("detect never returns Auto"),
     }
 }
@@ -312,6 +319,12 @@ pub fn ingest_path(
             summary
                 .parts
                 .push((path.display().to_string(), s.finish()?));
+        }
+        InputFormat::Bitfinex => {
+            let case = ashiato_ingest::bitfinex::read_case(path)?;
+            summary.labels += store.put_labels(&case.labels)?;
+            store.put_incident(&case.incident)?;
+            summary.incidents.push(case.incident.name.clone());
         }
         InputFormat::Auto => unreachable!("detect never returns Auto"),
     }

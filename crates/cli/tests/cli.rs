@@ -248,3 +248,30 @@ fn kill_9_during_csv_ingest_then_rerun_loses_and_duplicates_nothing() {
     // leave exactly the file's rows. The debug binary is slow enough that 150 ms is mid-run.
     assert!(resumed || text.contains("already ingested"), "{text}");
 }
+
+#[test]
+fn bitcoin_block_files_and_the_bitfinex_incident_ingest_into_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let blk = repo("crates/btc/tests/data/blk00000_first1MB.dat");
+    let out = run(bin().args(["ingest", "--store"]).arg(&store).arg(&blk));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("4371 rows, 4371 added, 0 duplicates"),
+        "{text}"
+    );
+    let out = run(bin().args(["ingest", "--store"]).arg(&store).arg(&blk));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already ingested"));
+    let out = run(bin()
+        .args(["ingest", "--store"])
+        .arg(&store)
+        .arg(repo("data/bitfinex-2016-hack")));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("incident bitfinex-2016 saved"));
+    let out = run(bin()
+        .args(["incident", "--store"])
+        .arg(&store)
+        .args(["show", "bitfinex-2016"]));
+    let v = json(&out);
+    assert_eq!(v["seeds"].as_array().unwrap().len(), 2_072);
+    assert_eq!(v["chain"], "bitcoin");
+}

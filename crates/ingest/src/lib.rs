@@ -1,6 +1,7 @@
 //! Readers of outside formats into the domain model. Every error names its place in the
 //! input (file, line, column); nothing here writes a store.
 
+pub mod bitfinex;
 pub mod csv;
 pub mod mftracer;
 pub mod synth;
