@@ -91,25 +91,6 @@ impl BlkReader<io::BufReader<File>> {
             key,
         ))
     }
-
-    /// Reads the one frame that starts at `offset` (found by an earlier pass).
-    pub fn frame_at(path: &Path, key: [u8; 8], offset: u64) -> Result<Frame, BlkError> {
-        use std::io::{Seek, SeekFrom};
-        let io_err = |source| BlkError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut f = File::open(path).map_err(io_err)?;
-        f.seek(SeekFrom::Start(offset)).map_err(io_err)?;
-        let mut r = Self::new(path, io::BufReader::new(f), key);
-        r.pos = offset;
-        r.next_frame()?.ok_or_else(|| BlkError::Truncated {
-            path: path.to_owned(),
-            offset,
-            want: 8,
-            have: 0,
-        })
-    }
 }
 
 impl<R: Read> BlkReader<R> {
@@ -195,6 +176,32 @@ impl<R: Read> BlkReader<R> {
             });
         }
         Ok(Some(Frame { offset, bytes }))
+    }
+}
+
+impl BlkReader<&mut File> {
+    /// Reads the one frame that starts at `offset` (found by an earlier pass) from the
+    /// open `file` at `path`.
+    pub fn frame_at(
+        path: &Path,
+        file: &mut File,
+        key: [u8; 8],
+        offset: u64,
+    ) -> Result<Frame, BlkError> {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|source| BlkError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        let mut r = BlkReader::new(path, file, key);
+        r.pos = offset;
+        r.next_frame()?.ok_or_else(|| BlkError::Truncated {
+            path: path.to_owned(),
+            offset,
+            want: 8,
+            have: 0,
+        })
     }
 }
 

@@ -112,31 +112,60 @@ impl UtxoSet {
     /// Converts the next block of the chain, spending and adding coins. On an error the
     /// set is left as it was before the block.
     pub fn apply(&mut self, block: &Block, height: u64) -> Result<Vec<UtxoTx>, BlockError> {
-        let mut spent: Vec<((bitcoin::Txid, u32), Coin)> = Vec::new();
-        let mut created: Vec<(bitcoin::Txid, u32)> = Vec::new();
-        let coins = &mut self.coins;
-        let r = convert(block, height, |op, new_outputs| {
-            if let Some(outs) = new_outputs {
-                for (vout, coin) in outs.iter().enumerate() {
-                    let key = (op.txid, vout as u32);
-                    // BIP 30: two early coinbases were repeated; the later overwrites.
-                    coins.insert(key, coin.clone());
-                    created.push(key);
-                }
-                return None;
-            }
-            let key = (op.txid, op.vout);
-            let c = coins.remove(&key)?;
-            spent.push((key, c.clone()));
-            Some(c)
-        });
+        let mut j = Journal {
+            coins: &mut self.coins,
+            spent: Vec::new(),
+            created: Vec::new(),
+        };
+        let r = convert(block, height, &mut j);
         if r.is_err() {
-            for k in created {
-                coins.remove(&k);
+            for k in j.created {
+                j.coins.remove(&k);
             }
-            coins.extend(spent);
+            j.coins.extend(j.spent);
         }
         r
+    }
+}
+
+/// Where [`convert`] finds the coins inputs spend.
+trait Prevouts {
+    fn spend(&mut self, op: &bitcoin::OutPoint) -> Option<Coin>;
+    /// A transaction's new outputs, announced before later transactions of the same block
+    /// may spend them.
+    fn create(&mut self, _txid: bitcoin::Txid, _outputs: &[Coin]) {}
+}
+
+/// A UTXO set being changed by one block, with what is needed to undo the change.
+struct Journal<'a> {
+    coins: &'a mut FxHashMap<(bitcoin::Txid, u32), Coin>,
+    spent: Vec<((bitcoin::Txid, u32), Coin)>,
+    created: Vec<(bitcoin::Txid, u32)>,
+}
+
+impl Prevouts for Journal<'_> {
+    fn spend(&mut self, op: &bitcoin::OutPoint) -> Option<Coin> {
+        let key = (op.txid, op.vout);
+        let c = self.coins.remove(&key)?;
+        self.spent.push((key, c.clone()));
+        Some(c)
+    }
+
+    fn create(&mut self, txid: bitcoin::Txid, outputs: &[Coin]) {
+        for (vout, coin) in outputs.iter().enumerate() {
+            let key = (txid, vout as u32);
+            // BIP 30: two early coinbases were repeated; the later overwrites.
+            self.coins.insert(key, coin.clone());
+            self.created.push(key);
+        }
+    }
+}
+
+/// Undo data: the spent coins in input order.
+impl Prevouts for std::slice::Iter<'_, bitcoin::TxOut> {
+    fn spend(&mut self, _: &bitcoin::OutPoint) -> Option<Coin> {
+        self.next()
+            .map(|o| (script_address(&o.script_pubkey), o.value.to_sat()))
     }
 }
 
@@ -148,13 +177,7 @@ pub fn convert_with_undo(
     undo: &[bitcoin::TxOut],
 ) -> Result<Vec<UtxoTx>, BlockError> {
     let mut next = undo.iter();
-    let txs = convert(block, height, |_, new_outputs| {
-        if new_outputs.is_some() {
-            return None;
-        }
-        next.next()
-            .map(|o| (script_address(&o.script_pubkey), o.value.to_sat()))
-    })?;
+    let txs = convert(block, height, &mut next)?;
     let left = next.count();
     if left > 0 {
         return Err(BlockError::Undo {
@@ -183,13 +206,11 @@ pub fn parse_undo(bytes: &[u8], block: &str) -> Result<Vec<bitcoin::TxOut>, Bloc
     Ok(out)
 }
 
-/// The one conversion. `coin(op, None)` resolves a spent coin; `coin(op, Some(outputs))`
-/// announces a transaction's new outputs (op.txid is its id) so a UTXO set can add them
-/// before later transactions of the same block spend them.
+/// The one conversion, with input coins from `prevouts`.
 fn convert(
     block: &Block,
     height: u64,
-    mut coin: impl FnMut(&bitcoin::OutPoint, Option<&[Coin]>) -> Option<Coin>,
+    prevouts: &mut impl Prevouts,
 ) -> Result<Vec<UtxoTx>, BlockError> {
     let time = UtcTime(i64::from(block.header.time));
     let mut out = Vec::with_capacity(block.txdata.len());
@@ -199,13 +220,14 @@ fn convert(
         let mut inputs = Vec::with_capacity(if coinbase { 0 } else { tx.input.len() });
         if !coinbase {
             for (i, inp) in tx.input.iter().enumerate() {
-                let (address, value) =
-                    coin(&inp.previous_output, None).ok_or_else(|| BlockError::UnknownPrevout {
+                let (address, value) = prevouts.spend(&inp.previous_output).ok_or_else(|| {
+                    BlockError::UnknownPrevout {
                         block: block.block_hash().to_string(),
                         txid: txid.to_string(),
                         input: i,
                         prev: inp.previous_output.to_string(),
-                    })?;
+                    }
+                })?;
                 inputs.push(TxIn {
                     prev: OutPoint {
                         txid: inp.previous_output.txid.to_string(),
@@ -221,7 +243,7 @@ fn convert(
             .iter()
             .map(|o| (script_address(&o.script_pubkey), o.value.to_sat()))
             .collect();
-        coin(&bitcoin::OutPoint { txid, vout: 0 }, Some(&outs));
+        prevouts.create(txid, &outs);
         out.push(UtxoTx {
             txid: txid.to_string(),
             block: height,

@@ -3,6 +3,7 @@
 //! are stored too; so a first pass indexes every header and a second one reads the blocks
 //! of the longest chain from genesis in height order.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use bitcoin::block::Header;
@@ -155,10 +156,21 @@ pub fn for_each_block(
     chain.reverse();
     report.best_height = Some(tip_h);
     report.off_chain = report.blocks_seen - chain.len() as u64;
+    // Consecutive blocks mostly sit in one file: keep it open until the chain moves on
+    // (one handle, not one per file: a full node has thousands of blk files).
+    let mut open: Option<(usize, File)> = None;
     for (height, hash) in chain.iter().enumerate() {
         let e = &index[hash];
         let path = &files[e.file];
-        let frame = BlkReader::frame_at(path, key, e.offset)?;
+        if open.as_ref().is_none_or(|(i, _)| *i != e.file) {
+            let f = File::open(path).map_err(|source| BlkError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            open = Some((e.file, f));
+        }
+        let file = &mut open.as_mut().expect("opened just above").1;
+        let frame = BlkReader::frame_at(path, file, key, e.offset)?;
         let block = parse_block(
             &frame.bytes,
             &format!("{} at byte {}", path.display(), e.offset),

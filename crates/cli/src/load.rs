@@ -20,6 +20,17 @@ pub struct Loaded {
     pub incident: Option<Incident>,
 }
 
+impl Loaded {
+    /// A graph from a source that names no labels or incident.
+    fn bare(graph: Graph) -> Loaded {
+        Loaded {
+            graph,
+            labels: Vec::new(),
+            incident: None,
+        }
+    }
+}
+
 fn detect(path: &Path, format: InputFormat) -> Result<InputFormat> {
     if format != InputFormat::Auto {
         return Ok(format);
@@ -92,11 +103,7 @@ pub fn load_input(path: &Path, format: InputFormat, chain: Chain) -> Result<Load
                 b.add_transfer(&t);
                 Ok(())
             })?;
-            Ok(Loaded {
-                graph: b.finish()?,
-                labels: Vec::new(),
-                incident: None,
-            })
+            Ok(Loaded::bare(b.finish()?))
         }
         InputFormat::Mftracer => {
             let dirs = case_dirs(path)?;
@@ -123,11 +130,7 @@ pub fn load_input(path: &Path, format: InputFormat, chain: Chain) -> Result<Load
             for (i, tx) in taintedtx::read_dir(path)?.into_iter().enumerate() {
                 b.add_utxo_tx(tx, i as u64);
             }
-            Ok(Loaded {
-                graph: b.finish()?,
-                labels: Vec::new(),
-                incident: None,
-            })
+            Ok(Loaded::bare(b.finish()?))
         }
         InputFormat::Blk => {
             let mut b = GraphBuilder::new(Chain::Bitcoin);
@@ -137,11 +140,7 @@ pub fn load_input(path: &Path, format: InputFormat, chain: Chain) -> Result<Load
                 row += 1;
                 Ok(())
             })?;
-            Ok(Loaded {
-                graph: b.finish()?,
-                labels: Vec::new(),
-                incident: None,
-            })
+            Ok(Loaded::bare(b.finish()?))
         }
         InputFormat::Bitfinex => bail!(
             "{}: an incident definition without movements; ingest it into a store next to the chain data",

@@ -57,16 +57,9 @@ fn is_txid(s: &str) -> bool {
 pub fn read_case(dir: &Path) -> Result<BitfinexCase, IngestError> {
     let path = dir.join("bitfinex_tx_dataset.csv");
     let file = path.display().to_string();
-    let mut r = crate::open_with_header(&path, &HEADER)?;
     let mut thefts = Vec::new();
     let mut txids = HashSet::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| IngestError::Row {
-            file: file.clone(),
-            line: e.position().map_or(0, |p| p.line()),
-            why: e.to_string(),
-        })?;
-        let line = rec.position().map_or(0, |p| p.line());
+    crate::for_each_record(&path, &HEADER, |line, rec| {
         let err = |column: &'static str, why: String| IngestError::Field {
             file: file.clone(),
             line,
@@ -89,18 +82,14 @@ pub fn read_case(dir: &Path) -> Result<BitfinexCase, IngestError> {
             amount: parse_btc(&rec[3]).map_err(|e| err("amount", e))?,
             txid,
         });
-    }
+        Ok(())
+    })?;
     let seeds_path = dir.join("seeds.csv");
-    let mut s = crate::open_with_header(&seeds_path, &["txid"])?;
     let mut seeds = HashSet::new();
-    for rec in s.records() {
-        let rec = rec.map_err(|e| IngestError::Row {
-            file: seeds_path.display().to_string(),
-            line: e.position().map_or(0, |p| p.line()),
-            why: e.to_string(),
-        })?;
+    crate::for_each_record(&seeds_path, &["txid"], |_, rec| {
         seeds.insert(rec[0].to_ascii_lowercase());
-    }
+        Ok(())
+    })?;
     if seeds != txids {
         return Err(IngestError::Inconsistent {
             file: seeds_path.display().to_string(),

@@ -49,8 +49,27 @@ impl IngestError {
     }
 }
 
+/// Calls `f(line, record)` for every record of a CSV file whose header must be exactly
+/// `header`; a record the reader cannot split is an error naming the file and line.
+pub(crate) fn for_each_record(
+    path: &std::path::Path,
+    header: &[&str],
+    mut f: impl FnMut(u64, &::csv::StringRecord) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    let mut r = open_with_header(path, header)?;
+    for rec in r.records() {
+        let rec = rec.map_err(|e| IngestError::Row {
+            file: path.display().to_string(),
+            line: e.position().map_or(0, |p| p.line()),
+            why: e.to_string(),
+        })?;
+        f(rec.position().map_or(0, |p| p.line()), &rec)?;
+    }
+    Ok(())
+}
+
 /// Opens a CSV file whose header must be exactly `header`.
-pub(crate) fn open_with_header(
+fn open_with_header(
     path: &std::path::Path,
     header: &[&str],
 ) -> Result<::csv::Reader<std::fs::File>, IngestError> {

@@ -110,18 +110,11 @@ pub fn read_case(dir: &Path) -> Result<MftracerCase, IngestError> {
     let terminals = read_addresses(&dir.join("terminal addresses.csv"))?;
     let file = case_csv(dir)?;
     let fname = file.display().to_string();
-    let mut r = crate::open_with_header(&file, &HEADER)?;
     let usd = Asset::parse("USD").expect("USD is a valid asset");
     let mut per_tx: HashMap<String, u32> = HashMap::new();
     let mut transfers = Vec::new();
     let mut seen_labels: Vec<(Address, String)> = Vec::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| IngestError::Row {
-            file: fname.clone(),
-            line: e.position().map_or(0, |p| p.line()),
-            why: e.to_string(),
-        })?;
-        let line = rec.position().map_or(0, |p| p.line());
+    crate::for_each_record(&file, &HEADER, |line, rec| {
         let err = |column: &'static str, why: String| IngestError::Field {
             file: fname.clone(),
             line,
@@ -154,7 +147,8 @@ pub fn read_case(dir: &Path) -> Result<MftracerCase, IngestError> {
             amount,
         });
         *index += 1;
-    }
+        Ok(())
+    })?;
     let labels = case_labels(&name, &fname, &sources, &terminals, &seen_labels);
     let incident = Incident {
         name: name.clone(),

@@ -36,17 +36,11 @@ struct Table {
 fn table(dir: &Path, name: &str, header: &[&str]) -> Result<Table, IngestError> {
     let path = dir.join(name);
     let file = path.display().to_string();
-    let mut r = crate::open_with_header(&path, header)?;
     let mut rows = Vec::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| IngestError::Row {
-            file: file.clone(),
-            line: e.position().map_or(0, |p| p.line()),
-            why: e.to_string(),
-        })?;
-        let line = rec.position().map_or(0, |p| p.line());
+    crate::for_each_record(&path, header, |line, rec| {
         rows.push((line, rec.iter().map(str::to_owned).collect()));
-    }
+        Ok(())
+    })?;
     Ok(Table { file, rows })
 }
 

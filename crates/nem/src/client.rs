@@ -347,9 +347,7 @@ impl Nis1Client {
             for e in &d.data {
                 let def = json::definition_from_json(&e.mosaic, "mosaic definition")
                     .map_err(|e| self.lied(&req, e.to_string()))?;
-                if !(def.id.namespace == namespace
-                    || def.id.namespace.starts_with(&format!("{namespace}.")))
-                {
+                if !def.id.in_namespace(namespace) {
                     return Err(self.lied(
                         &req,
                         format!("definition {} is not in {namespace}", def.id.asset_name()),

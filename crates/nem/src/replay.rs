@@ -394,19 +394,19 @@ fn definitions_page(i: &Inner, q: &HashMap<String, String>) -> Result<serde_json
         .unwrap_or(25)
         .clamp(5, 100);
     // The latest definition of each mosaic, newest first.
-    let mut latest: HashMap<String, (u64, JDefinitionEntry)> = HashMap::new();
+    let mut latest: HashMap<String, JDefinitionEntry> = HashMap::new();
     for (id, _, _, inner) in numbered(i) {
         if let Body::MosaicDefinition(d) = &inner.body {
-            if d.id.namespace == *ns || d.id.namespace.starts_with(&format!("{ns}.")) {
+            if d.id.in_namespace(ns) {
                 let entry = JDefinitionEntry {
                     meta: JId { id },
                     mosaic: json::definition_to_json(d),
                 };
-                latest.insert(d.id.asset_name(), (id, entry));
+                latest.insert(d.id.asset_name(), entry);
             }
         }
     }
-    let mut data: Vec<JDefinitionEntry> = latest.into_values().map(|(_, e)| e).collect();
+    let mut data: Vec<JDefinitionEntry> = latest.into_values().collect();
     data.sort_by_key(|e| std::cmp::Reverse(e.meta.id));
     let data: Vec<_> = data
         .into_iter()

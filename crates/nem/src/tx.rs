@@ -60,6 +60,13 @@ impl MosaicId {
         self.namespace == "nem" && self.name == "xem"
     }
 
+    /// Defined in namespace `ns` or one of its sub-namespaces (`ns.sub`).
+    pub fn in_namespace(&self, ns: &str) -> bool {
+        self.namespace
+            .strip_prefix(ns)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    }
+
     /// The asset name used in the store: `namespace:name`.
     pub fn asset_name(&self) -> String {
         format!("{}:{}", self.namespace, self.name)
