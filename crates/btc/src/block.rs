@@ -50,6 +50,13 @@ pub fn parse_block(bytes: &[u8], place: &str) -> Result<Block, BlockError> {
             bytes: r.len(),
         });
     }
+    check_block(&block, place)?;
+    Ok(block)
+}
+
+/// The checks a block passes whatever it came from: proof of work against the header's
+/// own target, merkle root, witness commitment.
+pub fn check_block(block: &Block, place: &str) -> Result<(), BlockError> {
     let invalid = |why: &str| BlockError::Invalid {
         place: place.to_owned(),
         hash: block.block_hash().to_string(),
@@ -65,7 +72,7 @@ pub fn parse_block(bytes: &[u8], place: &str) -> Result<Block, BlockError> {
     if !block.check_witness_commitment() {
         return Err(invalid("witness commitment does not match"));
     }
-    Ok(block)
+    Ok(())
 }
 
 /// The address a script pays, as explorers and BlockSci name it: P2PKH, P2SH, P2WPKH,

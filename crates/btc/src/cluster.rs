@@ -15,6 +15,8 @@
 use ashiato_model::{Address, UtxoTx};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::peel::is_peel_step;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeHeuristic {
     /// An output paying one of the inputs' addresses (self-change).
@@ -28,8 +30,8 @@ pub enum ChangeHeuristic {
     PowerOfTen,
     /// Exactly one output pays an address never seen before this transaction.
     FirstSeen,
-    /// One input, two outputs, and exactly one of them is spent by another one-input,
-    /// two-output transaction: the peel chain continues through the change.
+    /// A peel step (one input, two outputs) of which exactly one output is spent by
+    /// another peel step: the chain continues through the change ([`crate::peel`]).
     PeelChain,
 }
 
@@ -178,7 +180,7 @@ fn propose(h: ChangeHeuristic, tx: &UtxoTx, cx: &Context) -> Option<usize> {
             out_addr(i).is_some_and(|a| !cx.seen.contains(a.as_str()))
         }),
         ChangeHeuristic::PeelChain => {
-            if tx.inputs.len() != 1 || tx.outputs.len() != 2 {
+            if !is_peel_step(tx) {
                 return None;
             }
             only(tx, |i| {
@@ -201,7 +203,7 @@ impl Clusters {
         };
         let peel_spent: FxHashSet<(&str, u32)> = txs
             .iter()
-            .filter(|t| !t.coinbase && t.inputs.len() == 1 && t.outputs.len() == 2)
+            .filter(|t| is_peel_step(t))
             .map(|t| (t.inputs[0].prev.txid.as_str(), t.inputs[0].prev.vout))
             .collect();
         let mut seen: FxHashSet<&str> = FxHashSet::default();

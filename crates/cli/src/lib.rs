@@ -4,6 +4,8 @@
 pub mod coincheck;
 pub mod demo;
 pub mod load;
+pub mod node;
+pub mod utxo;
 
 use clap::ValueEnum;
 

@@ -150,6 +150,26 @@ pub fn load_input(path: &Path, format: InputFormat, chain: Chain) -> Result<Load
     }
 }
 
+/// The UTXO transactions of a Bitcoin input (blk files or the BlockSci export), in chain
+/// order: what clustering and peel-chain detection work on.
+pub fn load_utxo_txs(path: &Path, format: InputFormat) -> Result<Vec<ashiato_model::UtxoTx>> {
+    match detect(path, format)? {
+        InputFormat::Taintedtx => Ok(taintedtx::read_dir(path)?),
+        InputFormat::Blk => {
+            let mut out = Vec::new();
+            blk_txs(path, |tx| {
+                out.push(tx);
+                Ok(())
+            })?;
+            Ok(out)
+        }
+        _ => bail!(
+            "{}: not Bitcoin transactions (give blk files or a BlockSci/TaintedTX export)",
+            path.display()
+        ),
+    }
+}
+
 /// The blk files of `path` (a blocks folder or one file) and their XOR key.
 fn blk_files(path: &Path) -> Result<(Vec<PathBuf>, [u8; 8])> {
     if path.is_dir() {

@@ -1,7 +1,7 @@
 //! `ashiato`: the command line. It only wires the library crates together: readers from
 //! `ashiato-ingest`, the store from `ashiato-store`, the walker from `ashiato-trace`.
 
-use ashiato::{demo, load, InputFormat};
+use ashiato::{demo, load, node, utxo, InputFormat};
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -42,6 +42,13 @@ enum Cmd {
     Labels(LabelsArgs),
     /// What the store holds, and an integrity check.
     Stats(StoreArg),
+    /// Sync the store from a live node (Bitcoin Core RPC or NEM NIS1), incrementally.
+    Sync(node::SyncArgs),
+    /// Cluster Bitcoin addresses (multi-input, change heuristics, CoinJoin-aware) and
+    /// explain merges.
+    Cluster(utxo::ClusterArgs),
+    /// Detect peel chains, or follow one from a transaction.
+    Peel(utxo::PeelArgs),
 }
 
 #[derive(Args, Clone)]
@@ -187,6 +194,9 @@ fn main() -> Result<()> {
         Cmd::Incident(a) => incident(a),
         Cmd::Labels(a) => labels(a),
         Cmd::Stats(a) => stats(a),
+        Cmd::Sync(a) => node::run(a),
+        Cmd::Cluster(a) => utxo::cluster(a, &mut io::stdout().lock()),
+        Cmd::Peel(a) => utxo::peel(a, &mut io::stdout().lock()),
     }
 }
 

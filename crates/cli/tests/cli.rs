@@ -275,3 +275,64 @@ fn bitcoin_block_files_and_the_bitfinex_incident_ingest_into_one_store() {
     assert_eq!(v["seeds"].as_array().unwrap().len(), 2_072);
     assert_eq!(v["chain"], "bitcoin");
 }
+
+#[test]
+fn sync_a_bitcoin_node_then_cluster_and_peel_from_the_store() {
+    // The replay server serves the real blocks 0..=999 of blk00000.dat over Core's RPC.
+    let mut blocks = Vec::new();
+    ashiato_btc::chain::for_each_block(
+        &[repo("crates/btc/tests/data/blk00000_first1MB.dat")],
+        [0; 8],
+        |h, b| {
+            if h < 1_000 {
+                blocks.push(b.clone());
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    let n_txs: usize = blocks.iter().map(|b| b.txdata.len()).sum();
+    let served = ashiato_btc::replay::with_prevouts(blocks).unwrap();
+    let srv = ashiato_btc::replay::RpcReplayServer::start(served, Some(("u".into(), "p".into())))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let sync = |until: &str| {
+        run(bin()
+            .args(["sync", "--store"])
+            .arg(&store)
+            .args(["--until", until, "--batch", "200", "bitcoin", "--rpc"])
+            .arg(srv.url())
+            .args(["--rpc-user", "u", "--rpc-password", "p"]))
+    };
+    let out = String::from_utf8(sync("499").stdout).unwrap();
+    assert!(out.contains("heights 0..499, 500 blocks"), "{out}");
+    let out = String::from_utf8(sync("999").stdout).unwrap();
+    assert!(
+        out.contains(&format!("heights 499..999, 500 blocks")),
+        "{out}"
+    );
+    let out = run(bin().args(["cluster", "--json", "--store"]).arg(&store));
+    assert_eq!(json(&out)["transactions"], n_txs as u64);
+    // A wrong password: a clear error, nothing changes.
+    let out = bin()
+        .args(["sync", "--store"])
+        .arg(&store)
+        .args(["bitcoin", "--rpc"])
+        .arg(srv.url())
+        .args(["--rpc-user", "u", "--rpc-password", "wrong"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused the login"), "{err}");
+
+    // Peel chains of the 2009 export: the longest has 9 steps (tools/peel_2009.py).
+    let out = run(bin()
+        .args(["peel", "--json", "--limit", "1", "--input"])
+        .arg(repo("data/btc-2009-full-year-taintedtx")));
+    let v = json(&out);
+    assert_eq!(v["chains"], 5);
+    assert_eq!(v["listed"][0]["steps"].as_array().unwrap().len(), 9);
+    assert_eq!(v["listed"][0]["peeled"], "1607000000");
+}

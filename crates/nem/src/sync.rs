@@ -1,14 +1,12 @@
-//! Incremental, resumable, reorg-aware sync from a NIS1 node into the store.
-//!
-//! Blocks are committed in batches; each batch is one store source whose segment and the
-//! sync state (height, recent block identities, batch list, mosaic levies) are written in
-//! one durable batch, so after a crash the state never disagrees with the stored
-//! transfers. A re-run resumes after the last committed batch; a batch that was committed
-//! but whose state was not cannot exist, and one fetched again is recognised by its
-//! content fingerprint and adds nothing.
+//! Incremental, resumable, reorg-aware sync from a NIS1 node into the store: the NIS1
+//! side of [`ashiato_store::sync`] (which owns batching, durability, resuming and
+//! roll-back). Here: fetching blocks (`/block/at/public` in parallel, or
+//! `/local/chain/blocks-after`), a block's identity, and the mosaic levies the state
+//! carries between batches.
 
 use ashiato_model::Chain;
-use ashiato_store::{SourceKey, Store, StoreError, TxNote};
+use ashiato_store::sync::{self as engine, Convert, Movements, Naming, Node, SyncBlock};
+use ashiato_store::{Store, TxNote};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 
@@ -19,8 +17,6 @@ use crate::tx::{
 };
 
 pub const STATE_KEY: &str = "nem-sync";
-/// NIS1 never rolls back more than 360 blocks; identities older than that are dropped.
-const MAX_ROLLBACK: usize = 360;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fetch {
@@ -71,57 +67,20 @@ pub struct SyncReport {
     pub tally: Tally,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("node {node} reports height {node_height}, below the {stored} blocks already synced: a lagging or lying node (use another, or re-sync into a fresh store)")]
-    NodeBehind {
-        node: String,
-        node_height: u64,
-        stored: u64,
-    },
-    #[error("node {node}: block {height} does not follow block {prev}: its previous-block hash is {got}, block {prev} hashes to {want}")]
-    BrokenLink {
-        node: String,
-        height: u64,
-        prev: u64,
-        got: String,
-        want: String,
-    },
-    #[error("node {node}: the chain diverges from the stored one deeper than {MAX_ROLLBACK} blocks (below height {height})")]
-    DeepFork { node: String, height: u64 },
-    #[error("stored sync state is corrupt: {0}")]
-    CorruptState(String),
-    #[error("node {node}: {why}")]
-    Model { node: String, why: String },
-}
+pub type SyncError = engine::SyncError<ClientError>;
 
+/// What NEM keeps besides the engine's state: the mosaic definitions seen so far, so
+/// levies apply across batches and runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SyncState {
-    pub height: u64,
-    /// The height below the first synced block (0, or `start - 1` for a sync begun
-    /// mid-chain): a roll-back never goes below it.
-    #[serde(default)]
-    pub base: u64,
-    /// (height, identity, hash if the node gave one) of the last blocks, oldest first.
-    pub recent: Vec<(u64, String, Option<String>)>,
-    /// Committed batches: (first height, last height, source fingerprint).
-    pub batches: Vec<(u64, u64, String)>,
+pub struct NemExtra {
     pub mosaics: Vec<MosaicDefinition>,
 }
 
-impl SyncState {
-    pub fn load(store: &Store) -> Result<SyncState, SyncError> {
-        match store.sync_state(STATE_KEY)? {
-            None => Ok(SyncState::default()),
-            Some(v) => {
-                serde_json::from_slice(&v).map_err(|e| SyncError::CorruptState(e.to_string()))
-            }
-        }
-    }
+pub type SyncState = engine::SyncState<NemExtra>;
+
+/// The stored NEM sync state.
+pub fn load_state(store: &Store) -> Result<SyncState, SyncError> {
+    SyncState::load(store, STATE_KEY)
 }
 
 /// What identifies a block's content for this sync: its header fields and its
@@ -138,52 +97,93 @@ pub fn identity(b: &NemBlock) -> String {
     hex::encode(h.finalize())
 }
 
-fn fetch_range(
-    client: &Nis1Client,
+impl SyncBlock for NemBlock {
+    fn height(&self) -> u64 {
+        self.height
+    }
+    fn identity(&self) -> String {
+        identity(self)
+    }
+    fn hash(&self) -> Option<[u8; 32]> {
+        self.hash
+    }
+    fn prev_hash(&self) -> [u8; 32] {
+        self.prev_hash
+    }
+}
+
+struct NisNode<'a> {
+    client: &'a Nis1Client,
     fetch: Fetch,
-    from: u64,
-    to: u64,
-) -> Result<Vec<NemBlock>, ClientError> {
-    match fetch {
-        Fetch::BlocksAfter => {
-            let mut out: Vec<NemBlock> = Vec::new();
-            while (out.len() as u64) < to - from + 1 {
-                let after = from - 1 + out.len() as u64;
-                let got = client.blocks_after(after)?;
-                if got.is_empty() {
-                    break;
-                }
-                out.extend(got.into_iter().take((to - after) as usize));
-            }
-            Ok(out)
-        }
-        Fetch::BlockAt { concurrency } => {
-            let n = (to - from + 1) as usize;
-            let k = concurrency.clamp(1, 64).min(n);
-            let mut slots: Vec<Option<Result<NemBlock, ClientError>>> =
-                (0..n).map(|_| None).collect();
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..k)
-                    .map(|w| {
-                        s.spawn(move || {
-                            (w..n)
-                                .step_by(k)
-                                .map(|i| (i, client.block_at(from + i as u64)))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    for (i, r) in h.join().expect("fetch worker does not panic") {
-                        slots[i] = Some(r);
+}
+
+impl Node for NisNode<'_> {
+    type Block = NemBlock;
+    type Error = ClientError;
+
+    fn name(&self) -> &str {
+        self.client.node()
+    }
+
+    fn tip(&self) -> Result<u64, ClientError> {
+        self.client.height()
+    }
+
+    fn identity_at(&self, height: u64) -> Result<String, ClientError> {
+        Ok(identity(&self.client.block_at(height)?))
+    }
+
+    fn fetch(&self, from: u64, to: u64) -> Result<Vec<NemBlock>, ClientError> {
+        match self.fetch {
+            Fetch::BlocksAfter => {
+                let mut out: Vec<NemBlock> = Vec::new();
+                while (out.len() as u64) < to - from + 1 {
+                    let after = from - 1 + out.len() as u64;
+                    let got = self.client.blocks_after(after)?;
+                    if got.is_empty() {
+                        break;
                     }
+                    out.extend(got.into_iter().take((to - after) as usize));
                 }
-            });
-            slots
-                .into_iter()
-                .map(|r| r.expect("every height fetched"))
-                .collect()
+                Ok(out)
+            }
+            Fetch::BlockAt { concurrency } => {
+                engine::fetch_parallel((to - from + 1) as usize, concurrency, |i| {
+                    self.client.block_at(from + i as u64)
+                })
+            }
         }
+    }
+}
+
+/// Blocks to transfers (levies from the book), and messages to notes.
+struct NemConvert {
+    book: Option<MosaicBook>,
+    tally: Tally,
+}
+
+impl Convert<NemBlock, NemExtra> for NemConvert {
+    fn convert(&mut self, blocks: &[NemBlock], extra: &mut NemExtra) -> Result<Movements, String> {
+        let book = self.book.get_or_insert_with(|| {
+            let mut book = MosaicBook::default();
+            for d in &extra.mosaics {
+                book.insert(d.clone());
+            }
+            book
+        });
+        let mut out = Movements::default();
+        for b in blocks {
+            out.transfers.extend(
+                block_transfers(b, book, MAINNET, &mut self.tally).map_err(|e| e.to_string())?,
+            );
+            for (tx, m) in block_messages(b) {
+                out.notes.push(note(tx, m));
+            }
+        }
+        // Derived from the book every batch: a redefinition (new levy, same id) leaves
+        // the count unchanged but must still reach the state.
+        extra.mosaics = book_defs(book);
+        Ok(out)
     }
 }
 
@@ -193,103 +193,45 @@ pub fn sync(
     client: &Nis1Client,
     opts: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    let node = client.node().to_owned();
-    let mut state = SyncState::load(store)?;
-    let mut report = SyncReport {
-        from_height: state.height,
-        to_height: state.height,
-        ..SyncReport::default()
+    let node = NisNode {
+        client,
+        fetch: opts.fetch,
     };
-    let node_height = client.height()?;
-    match find_fork(client, &state, node_height)? {
-        Fork::None if node_height < state.height => {
-            return Err(SyncError::NodeBehind {
-                node,
-                node_height,
-                stored: state.height,
-            })
-        }
-        Fork::None => {}
-        Fork::At(h) => {
-            report.rolled_back_to = Some(roll_back(store, &mut state, h)?);
-            report.from_height = state.height;
-        }
-    }
-    let fresh = state.batches.is_empty() && state.height == 0;
-    if let Some(start) = opts.start.filter(|s| fresh && *s > 1) {
-        state.height = start - 1;
-        state.base = start - 1;
-        report.from_height = state.height;
-        for ns in &opts.namespaces {
-            state.mosaics.extend(client.mosaic_definitions(ns)?);
-        }
-    }
-    let mut book = MosaicBook::default();
-    for d in &state.mosaics {
-        book.insert(d.clone());
-    }
-    let target = opts.until.map_or(node_height, |u| u.min(node_height));
-    while state.height < target {
-        let from = state.height + 1;
-        let to = (from + opts.batch_blocks.max(1) - 1).min(target);
-        let blocks = fetch_range(client, opts.fetch, from, to)?;
-        if blocks.is_empty() {
-            break;
-        }
-        check_links(&node, &state, &blocks)?;
-        let mut transfers = Vec::new();
-        for b in &blocks {
-            transfers.extend(
-                block_transfers(b, &mut book, MAINNET, &mut report.tally).map_err(|e| {
-                    SyncError::Model {
-                        node: node.clone(),
-                        why: e.to_string(),
-                    }
-                })?,
-            );
-        }
-        let last = blocks.last().expect("not empty").height;
-        let ids: Vec<String> = blocks.iter().map(identity).collect();
-        let mut fp = [0u8; 16];
-        fp.copy_from_slice(&Keccak256::digest(ids.concat().as_bytes())[..16]);
-        let mut next = state.clone();
-        next.height = last;
-        for (b, id) in blocks.iter().zip(ids) {
-            next.recent.push((b.height, id, b.hash.map(hex::encode)));
-        }
-        let excess = next.recent.len().saturating_sub(MAX_ROLLBACK);
-        next.recent.drain(..excess);
-        next.batches.push((from, last, hex::encode(fp)));
-        // Derived from the book every batch: a redefinition (new levy, same id) leaves
-        // the count unchanged but must still reach the state.
-        next.mosaics = book_defs(&book);
-        let mut session = store.begin_source(
-            Chain::Nem,
-            SourceKey {
-                kind: "nem-node".into(),
-                name: format!("{node} blocks {from}..{last}"),
-                fingerprint: fp,
-            },
-        )?;
-        if !session.is_complete() {
-            for (row, t) in transfers.iter().enumerate() {
-                session.push_transfer(row as u64, t)?;
+    let mut convert = NemConvert {
+        book: None,
+        tally: Tally::default(),
+    };
+    let r = engine::run(
+        store,
+        &node,
+        &Naming {
+            key: STATE_KEY,
+            chain: Chain::Nem,
+            kind: "nem-node",
+        },
+        &engine::Options {
+            batch_blocks: opts.batch_blocks,
+            until: opts.until,
+            start: opts.start,
+            first: 1,
+        },
+        &mut convert,
+        |extra: &mut NemExtra| {
+            for ns in &opts.namespaces {
+                extra.mosaics.extend(client.mosaic_definitions(ns)?);
             }
-            for b in &blocks {
-                for (tx, m) in block_messages(b) {
-                    session.push_note(note(tx, m));
-                }
-            }
-        }
-        let value = serde_json::to_vec(&next).expect("state serialises");
-        let r = session.finish_with_state(STATE_KEY, &value)?;
-        report.transfers_added += r.added;
-        report.duplicates += r.duplicates;
-        report.blocks += blocks.len() as u64;
-        state = next;
-        report.to_height = state.height;
-    }
-    Ok(report)
+            Ok(())
+        },
+    )?;
+    Ok(SyncReport {
+        from_height: r.from_height,
+        to_height: r.to_height,
+        blocks: r.blocks,
+        transfers_added: r.added,
+        duplicates: r.duplicates,
+        rolled_back_to: r.rolled_back_to,
+        tally: convert.tally,
+    })
 }
 
 /// Plain messages are kept as text (a deposit tag is read by people); bytes that are not
@@ -311,96 +253,4 @@ fn book_defs(book: &MosaicBook) -> Vec<MosaicDefinition> {
     let mut v: Vec<MosaicDefinition> = book.iter().cloned().collect();
     v.sort_by(|a, b| a.id.cmp(&b.id));
     v
-}
-
-/// Blocks must continue the stored chain: with hashes (blocks-after) each previous-block
-/// hash is checked; heights must be consecutive either way.
-fn check_links(node: &str, state: &SyncState, blocks: &[NemBlock]) -> Result<(), SyncError> {
-    let mut prev: Option<(u64, Option<[u8; 32]>)> = state.recent.last().map(|(h, _, hash)| {
-        (
-            *h,
-            hash.as_deref()
-                .and_then(|x| hex::decode(x).ok())
-                .and_then(|v| v.try_into().ok()),
-        )
-    });
-    for b in blocks {
-        if let Some((ph, phash)) = prev {
-            if b.height != ph + 1 {
-                return Err(SyncError::Model {
-                    node: node.to_owned(),
-                    why: format!("block {} follows block {ph}", b.height),
-                });
-            }
-            if let Some(want) = phash {
-                if want != b.prev_hash {
-                    return Err(SyncError::BrokenLink {
-                        node: node.to_owned(),
-                        height: b.height,
-                        prev: ph,
-                        got: hex::encode(b.prev_hash),
-                        want: hex::encode(want),
-                    });
-                }
-            }
-        }
-        prev = Some((b.height, b.hash));
-    }
-    Ok(())
-}
-
-enum Fork {
-    /// The node has the stored blocks (up to its own height).
-    None,
-    /// The node's chain leaves the stored one after this height.
-    At(u64),
-}
-
-/// Compares the stored recent blocks, from the highest the node has downwards, with the
-/// node's; the first that still matches is where the chains part.
-fn find_fork(client: &Nis1Client, state: &SyncState, node_height: u64) -> Result<Fork, SyncError> {
-    let mut first = true;
-    for (h, id, _) in state
-        .recent
-        .iter()
-        .rev()
-        .filter(|(h, _, _)| *h <= node_height)
-    {
-        if identity(&client.block_at(*h)?) == *id {
-            return Ok(if first { Fork::None } else { Fork::At(*h) });
-        }
-        first = false;
-    }
-    match state.recent.first() {
-        None => Ok(Fork::None),
-        Some((h, _, _)) if *h <= state.base + 1 => Ok(Fork::At(state.base)),
-        Some((h, _, _)) => Err(SyncError::DeepFork {
-            node: client.node().to_owned(),
-            height: *h,
-        }),
-    }
-}
-
-/// Drops every batch that reaches above `fork` and rewinds the state to just below the
-/// first dropped batch, in one durable store batch. Returns the new height.
-fn roll_back(store: &mut Store, state: &mut SyncState, fork: u64) -> Result<u64, SyncError> {
-    let keep: Vec<_> = state
-        .batches
-        .iter()
-        .filter(|(_, to, _)| *to <= fork)
-        .cloned()
-        .collect();
-    let dropped: Vec<[u8; 16]> = state
-        .batches
-        .iter()
-        .filter(|(_, to, _)| *to > fork)
-        .filter_map(|(_, _, fp)| hex::decode(fp).ok()?.try_into().ok())
-        .collect();
-    let new_height = keep.last().map_or(state.base, |(_, to, _)| *to);
-    state.batches = keep;
-    state.height = new_height;
-    state.recent.retain(|(h, _, _)| *h <= new_height);
-    let value = serde_json::to_vec(&state).expect("state serialises");
-    store.drop_sources(&dropped, (STATE_KEY, &value))?;
-    Ok(new_height)
 }

@@ -6,7 +6,7 @@ use ashiato_model::Chain;
 use ashiato_nem::client::{ClientError, ClientOptions, Nis1Client, TransferDirection};
 use ashiato_nem::coincheck;
 use ashiato_nem::replay::{Fault, ReplayServer};
-use ashiato_nem::sync::{sync, Fetch, SyncError, SyncOptions, SyncState};
+use ashiato_nem::sync::{sync, Fetch, SyncError, SyncOptions};
 use ashiato_store::Store;
 
 fn client(url: &str) -> Nis1Client {
@@ -134,7 +134,7 @@ fn every_fault_gives_a_clear_error_or_a_correct_recovery() {
     }
     let e = sync(&mut store, &c, &opts(Fetch::BlockAt { concurrency: 1 })).unwrap_err();
     assert!(matches!(e, SyncError::Client(_)), "{e}");
-    assert_eq!(SyncState::load(&store).unwrap().height, 35);
+    assert_eq!(ashiato_nem::sync::load_state(&store).unwrap().height, 35);
     assert_eq!(stored_transfers(&store), at25 + 20);
     let r = sync(&mut store, &c, &opts(Fetch::BlockAt { concurrency: 2 })).unwrap();
     assert_eq!((r.from_height, r.to_height), (35, n_blocks));

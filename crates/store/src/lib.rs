@@ -23,6 +23,7 @@
 
 mod keyset;
 mod segment;
+pub mod sync;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -564,6 +565,19 @@ impl Store {
             }
         }
         Ok(b.finish()?)
+    }
+
+    /// Every committed UTXO transaction of `chain`, in chain order (clustering and peel
+    /// chains work on transactions, not on the trace graph).
+    pub fn utxo_txs(&self, chain: Chain) -> Result<Vec<UtxoTx>, StoreError> {
+        let mut out = Vec::new();
+        for m in self.chain_segments(chain) {
+            if !m.dropped && m.kind == SegKind::Utxo {
+                out.extend(segment::read_utxo(&self.segment_path(m.id), m.rows)?);
+            }
+        }
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out.into_iter().map(|(_, tx)| tx).collect())
     }
 
     /// Reads every committed segment back and checks it against the manifest: row counts,
