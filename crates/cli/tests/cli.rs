@@ -308,10 +308,7 @@ fn sync_a_bitcoin_node_then_cluster_and_peel_from_the_store() {
     let out = String::from_utf8(sync("499").stdout).unwrap();
     assert!(out.contains("heights 0..499, 500 blocks"), "{out}");
     let out = String::from_utf8(sync("999").stdout).unwrap();
-    assert!(
-        out.contains(&format!("heights 499..999, 500 blocks")),
-        "{out}"
-    );
+    assert!(out.contains("heights 499..999, 500 blocks"), "{out}");
     let out = run(bin().args(["cluster", "--json", "--store"]).arg(&store));
     assert_eq!(json(&out)["transactions"], n_txs as u64);
     // A wrong password: a clear error, nothing changes.
