@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use bitcoin::consensus::Encodable;
+use bitcoin::hashes::Hash;
 use bitcoin::hex::DisplayHex;
 use bitcoin::{Block, OutPoint, Script, TxOut, Work};
 use rustc_hash::FxHashMap;
@@ -395,7 +396,8 @@ fn block_json(s: &Inner, sb: &ServedBlock, height: u64) -> Value {
         "weight": weight,
         "tx": txs,
     });
-    if height > 0 {
+    // Core leaves it out for the genesis block, whose previous hash is all zeros.
+    if b.header.prev_blockhash != bitcoin::BlockHash::from_byte_array([0; 32]) {
         v["previousblockhash"] = json!(b.header.prev_blockhash.to_string());
     }
     if height < s.tip {

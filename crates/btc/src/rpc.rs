@@ -6,8 +6,11 @@
 //! from the header fields and the raw transactions, and must hash to the hash asked for,
 //! carry enough proof of work for the network, and match its merkle root and witness
 //! commitment; every transaction must hash to its txid; every input's prevout must be
-//! the outpoint the raw input names; no transaction may spend more than its inputs hold.
-//! What cannot be checked without a UTXO set is the prevout values themselves.
+//! the outpoint the raw input names; no transaction may spend more than its inputs hold,
+//! no txid may repeat. What cannot be checked without a UTXO set is the prevouts
+//! themselves (value and script, i.e. the spent coin's owner), and proof of work is
+//! checked against the network's minimum difficulty, not the chain's difficulty at that
+//! height: trust the node you sync from for those.
 //!
 //! Errors name the node, the call and what was wrong. Transport failures, timeouts, 5xx
 //! without an RPC error, bodies that are not JSON (a truncated answer) and Core's
@@ -403,6 +406,7 @@ pub(crate) fn block_from_json(
         ));
     }
     let mut txdata = Vec::with_capacity(j.tx.len());
+    let mut txids = std::collections::HashSet::with_capacity(j.tx.len());
     let mut prevouts = Vec::new();
     for (ti, t) in j.tx.iter().enumerate() {
         let raw = hex_bytes(&t.hex).ok_or_else(|| format!("tx {ti}: hex is not hex"))?;
@@ -465,13 +469,20 @@ pub(crate) fn block_from_json(
                 script_pubkey: ScriptBuf::from_bytes(script),
             });
         }
-        if !tx.is_coinbase() {
-            let paid: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
-            if paid > spent {
-                return Err(format!(
-                    "tx {txid} pays {paid} sat from prevouts worth {spent} sat"
-                ));
-            }
+        let paid = tx
+            .output
+            .iter()
+            .try_fold(0u64, |sum, o| sum.checked_add(o.value.to_sat()))
+            .filter(|p| *p <= Amount::MAX_MONEY.to_sat())
+            .ok_or_else(|| format!("tx {txid}: outputs pay more than 21 million BTC"))?;
+        if !tx.is_coinbase() && paid > spent {
+            return Err(format!(
+                "tx {txid} pays {paid} sat from prevouts worth {spent} sat"
+            ));
+        }
+        if !txids.insert(txid) {
+            // A repeated last transaction leaves the merkle root unchanged (CVE-2012-2459).
+            return Err(format!("tx {txid} appears twice in the block"));
         }
         txdata.push(tx);
     }

@@ -422,3 +422,62 @@ fn a_reorganisation_is_rolled_back_and_replaced() {
     let e = strict.block_at(281).unwrap_err().to_string();
     assert!(e.contains("easier than the bitcoin limit"), "{e}");
 }
+
+#[test]
+fn a_node_behind_every_stored_block_is_refused_and_nothing_is_dropped() {
+    let srv = server(served(300));
+    let c = client(&srv.url(), bitcoin::Network::Bitcoin);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let opts = SyncOptions {
+        batch_blocks: 50,
+        start: Some(200),
+        ..SyncOptions::default()
+    };
+    sync(&mut store, &c, &opts).unwrap();
+    let before = utxo_txs(&store);
+    // A node still catching up, below the first synced block: not a reorganisation.
+    srv.set_tip(150);
+    let e = sync(&mut store, &c, &opts).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SyncError::NodeBehind {
+                node_height: 150,
+                stored: 299,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(utxo_txs(&store), before);
+    assert_eq!(load_state(&store).unwrap().height, 299);
+}
+
+#[test]
+fn a_node_on_another_chain_from_genesis_replaces_everything() {
+    // Stored: real blocks 0..=9 in batches of one; the node then serves a SYNTHETIC
+    // regtest chain from its own genesis: even batch (0,0) must go.
+    let srv = server(served(10));
+    let c = client(&srv.url(), bitcoin::Network::Regtest);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let opts = SyncOptions {
+        batch_blocks: 1,
+        ..SyncOptions::default()
+    };
+    sync(&mut store, &c, &opts).unwrap();
+    assert_eq!(utxo_txs(&store), 10);
+    let mut other = vec![mine(&real_blocks()[0], 0, 7, Vec::new())];
+    for h in 1..12u64 {
+        let b = mine(other.last().unwrap(), h, 7 + h as u8, Vec::new());
+        other.push(b);
+    }
+    srv.reorg(with_prevouts(other).unwrap());
+    let r = sync(&mut store, &c, &opts).unwrap();
+    assert_eq!(
+        (r.rolled_back_to, r.from_height, r.to_height),
+        (Some(0), 0, 11)
+    );
+    assert_eq!(utxo_txs(&store), 12);
+}

@@ -201,8 +201,8 @@ pub struct PeelArgs {
     #[arg(long, default_value_t = 3)]
     pub min_steps: usize,
     /// Most steps followed from --tx.
-    #[arg(long, default_value_t = 10_000)]
-    pub max_steps: usize,
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_steps: u64,
     /// How many chains to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
@@ -235,7 +235,7 @@ pub fn peel(a: PeelArgs, out: &mut impl Write) -> Result<()> {
     let txs = a.src.load()?;
     let idx = PeelIndex::new(&txs);
     let chains = match &a.tx {
-        Some(t) => vec![idx.follow(t, a.max_steps).with_context(|| {
+        Some(t) => vec![idx.follow(t, a.max_steps as usize).with_context(|| {
             format!("{t}: not in the data, or not a peel step (one input, two outputs)")
         })?],
         None => idx.detect(a.min_steps),

@@ -206,7 +206,11 @@ where
         }
         Fork::None => {}
         Fork::At(h) => {
-            report.rolled_back_to = Some(roll_back(store, naming.key, &mut state, h)?);
+            report.rolled_back_to = Some(roll_back(store, naming.key, &mut state, Some(h))?);
+            report.from_height = state.height;
+        }
+        Fork::All => {
+            report.rolled_back_to = Some(roll_back(store, naming.key, &mut state, None)?);
             report.from_height = state.height;
         }
     }
@@ -339,10 +343,13 @@ enum Fork {
     None,
     /// The node's chain leaves the stored one after this height.
     At(u64),
+    /// Not even the first synced block is the node's: drop everything.
+    All,
 }
 
 /// Compares the stored recent blocks, from the highest the node has downwards, with the
-/// node's; the first that still matches is where the chains part.
+/// node's; the first that still matches is where the chains part. A node whose tip is
+/// below every stored block compares nothing: that is a node behind, not a fork.
 fn find_fork<N: Node, X>(
     node: &N,
     state: &SyncState<X>,
@@ -363,9 +370,9 @@ fn find_fork<N: Node, X>(
     }
     match state.recent.first() {
         None => Ok(Fork::None),
-        Some((h, _, _)) if *h <= state.base.max(first.saturating_sub(1)) + 1 => {
-            Ok(Fork::At(state.base))
-        }
+        _ if top => Ok(Fork::None),
+        // Nothing stored matches, down to the first synced block.
+        Some((h, _, _)) if *h <= state.base.max(first.saturating_sub(1)) + 1 => Ok(Fork::All),
         Some((h, _, _)) => Err(SyncError::DeepFork {
             node: node.name().to_owned(),
             height: *h,
@@ -373,19 +380,20 @@ fn find_fork<N: Node, X>(
     }
 }
 
-/// Drops every batch that reaches above `fork` and rewinds the state to just below the
-/// first dropped batch, in one durable store batch. Returns the new height.
+/// Drops every batch that reaches above `fork` (all of them for `None`) and rewinds the
+/// state to just below the first dropped batch, in one durable store batch. Returns the
+/// new height.
 fn roll_back<X: Serialize, E: std::error::Error>(
     store: &mut Store,
     key: &str,
     state: &mut SyncState<X>,
-    fork: u64,
+    fork: Option<u64>,
 ) -> Result<u64, SyncError<E>> {
     let (keep, drop): (Vec<_>, Vec<_>) = state
         .batches
         .iter()
         .cloned()
-        .partition(|(_, to, _)| *to <= fork);
+        .partition(|(_, to, _)| fork.is_some_and(|f| *to <= f));
     let dropped: Vec<[u8; 16]> = drop
         .iter()
         .filter_map(|(_, _, fp)| unhex::<16>(fp))
