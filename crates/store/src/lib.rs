@@ -220,7 +220,14 @@ impl Store {
     /// uncommitted.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         fs::create_dir_all(dir.join("segments")).map_err(io_err(dir))?;
-        let db = Database::builder(dir.join("meta")).open()?;
+        let meta = dir.join("meta");
+        // fjall writes its `version` marker last when it creates a database; a process
+        // killed before that leaves files that make every later open fail ("File
+        // exists"). Such a database never committed anything, so it is started again.
+        if meta.is_dir() && !meta.join("version").exists() {
+            fs::remove_dir_all(&meta).map_err(io_err(&meta))?;
+        }
+        let db = Database::builder(meta).open()?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
         let manifest = ks("manifest")?;
         let sources = ks("sources")?;
@@ -960,5 +967,39 @@ impl SourceSession<'_> {
             segment::remove_data(&store.segment_path(id))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+
+    #[test]
+    fn a_database_killed_while_being_created_is_started_again() {
+        let dir = tempfile::tempdir().unwrap();
+        // What fjall leaves when killed between creating its first journal and writing
+        // its version marker.
+        let meta = dir.path().join("meta");
+        fs::create_dir_all(meta.join("keyspaces")).unwrap();
+        fs::write(meta.join("lock"), b"").unwrap();
+        fs::write(meta.join("0.jnl"), b"").unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store
+            .put_incident(&Incident {
+                name: "x".into(),
+                chain: Chain::Bitcoin,
+                seeds: Vec::new(),
+                seed_txs: Vec::new(),
+                since: None,
+                description: String::new(),
+                source: "test".into(),
+            })
+            .unwrap();
+        drop(store);
+        assert!(Store::open(dir.path())
+            .unwrap()
+            .incident("x")
+            .unwrap()
+            .is_some());
     }
 }
