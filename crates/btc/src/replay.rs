@@ -8,10 +8,10 @@
 //! nothing reads them).
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use ashiato_net::Serving;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -79,10 +79,8 @@ impl Shared {
 }
 
 pub struct RpcReplayServer {
-    addr: SocketAddr,
     shared: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    serving: Serving,
 }
 
 /// Attaches to each block of a contiguous chain from genesis the coins its inputs spend.
@@ -153,39 +151,15 @@ impl RpcReplayServer {
             login,
         })));
         shared.lock().set_chain(blocks);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new()
             .route("/", post(rpc))
             .with_state(shared.clone());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let thread = std::thread::spawn(move || {
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
-            });
-        });
-        Ok(RpcReplayServer {
-            addr,
-            shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let serving = Serving::start("127.0.0.1:0".parse().expect("static address"), app)?;
+        Ok(RpcReplayServer { shared, serving })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.serving.url()
     }
 
     /// The next request gets `f`; several queue up in order.
@@ -235,17 +209,6 @@ impl Inner {
             })
             .collect();
         self.blocks = blocks;
-    }
-}
-
-impl Drop for RpcReplayServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

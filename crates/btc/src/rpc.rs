@@ -20,6 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ashiato_net::{retrying, Attempt, Failure};
 use bitcoin::block::{Header, Version};
 use bitcoin::consensus::Decodable;
 use bitcoin::hashes::Hash;
@@ -165,12 +166,6 @@ struct JScript {
     hex: String,
 }
 
-enum Attempt<T> {
-    Done(T),
-    Retry(String),
-    Fatal(RpcError),
-}
-
 /// Core's amounts are JSON numbers with up to eight decimals (`50.00000000`); read
 /// exactly, as satoshi, from the number's text.
 pub fn parse_btc_amount(text: &str) -> Option<u64> {
@@ -241,42 +236,36 @@ impl RpcClient {
         let body = serde_json::json!({
             "jsonrpc": "1.0", "id": "ashiato", "method": method, "params": params,
         });
-        let mut backoff = self.opts.backoff;
-        let mut last = String::new();
-        let attempts = self.opts.retries + 1;
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                std::thread::sleep(backoff);
-                backoff *= 2;
+        let send = || {
+            let req = self.http.post(&self.url).json(&body);
+            match &self.auth {
+                Some((u, p)) => req.basic_auth(u, Some(p)),
+                None => req,
             }
-            let mut req = self.http.post(&self.url).json(&body);
-            if let Some((u, p)) = &self.auth {
-                req = req.basic_auth(u, Some(p));
-            }
-            let outcome = match req.send() {
-                Err(e) if e.is_timeout() => {
-                    Attempt::Retry(format!("timed out after {:?}", self.opts.timeout))
-                }
-                Err(e) => Attempt::Retry(format!("request failed: {e}")),
-                Ok(r) => self.judge(&call, r),
-            };
-            match outcome {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::Fatal(e) => return Err(e),
-                Attempt::Retry(why) => last = why,
-            }
-        }
-        Err(RpcError::Unavailable {
-            node: self.url.clone(),
-            call,
-            why: last,
-            attempts,
+            .send()
+        };
+        let o = &self.opts;
+        retrying(o.timeout, o.retries, o.backoff, send, |r| {
+            self.judge(&call, r)
+        })
+        .map_err(|f| match f {
+            Failure::Fatal(e) => e,
+            Failure::Exhausted { why, attempts } => RpcError::Unavailable {
+                node: self.url.clone(),
+                call: call.clone(),
+                why,
+                attempts,
+            },
         })
     }
 
     /// Core answers an RPC error with HTTP 500 (404 for an unknown method) and a JSON
     /// body, so the body decides before the status does.
-    fn judge<T: DeserializeOwned>(&self, call: &str, r: reqwest::blocking::Response) -> Attempt<T> {
+    fn judge<T: DeserializeOwned>(
+        &self,
+        call: &str,
+        r: reqwest::blocking::Response,
+    ) -> Attempt<T, RpcError> {
         let status = r.status();
         if status.as_u16() == 401 || status.as_u16() == 403 {
             return Attempt::Fatal(RpcError::Unauthorized {

@@ -15,7 +15,7 @@ use ashiato_btc::sync::{load_state, sync, SyncError, SyncOptions};
 use ashiato_btc::UtxoSet;
 use ashiato_model::{Address, Chain};
 use ashiato_store::Store;
-use ashiato_trace::{Direction, GraphBuilder, PolicyName, TraceSpec};
+use ashiato_trace::{GraphBuilder, PolicyName, TraceSpec};
 use bitcoin::block::{Header, Version};
 use bitcoin::hashes::Hash;
 use bitcoin::{
@@ -88,15 +88,7 @@ fn satoshi_spec() -> TraceSpec {
     TraceSpec {
         // Satoshi's coins of block 9, spent to Hal Finney in block 170.
         seeds: vec![Address::parse(Chain::Bitcoin, "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S").unwrap()],
-        seed_txs: Vec::new(),
-        since: None,
-        until: None,
-        max_hops: None,
-        dust: 0,
-        stop_at: Vec::new(),
-        direction: Direction::Forward,
-        address_paths: false,
-        summary_only: false,
+        ..TraceSpec::default()
     }
 }
 

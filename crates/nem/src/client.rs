@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ashiato_net::{retrying, Attempt, Failure};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -140,12 +141,6 @@ impl TransferDirection {
     }
 }
 
-enum Attempt<T> {
-    Done(T),
-    Retry(String),
-    Fatal(ClientError),
-}
-
 impl Nis1Client {
     pub fn new(base: &str, opts: ClientOptions) -> Result<Nis1Client, ClientError> {
         let http = reqwest::blocking::Client::builder()
@@ -183,55 +178,39 @@ impl Nis1Client {
         request: &str,
         send: impl Fn(&reqwest::blocking::Client) -> reqwest::Result<reqwest::blocking::Response>,
     ) -> Result<T, ClientError> {
-        let mut backoff = self.opts.backoff;
-        let mut last = String::new();
-        let attempts = self.opts.retries + 1;
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                std::thread::sleep(backoff);
-                backoff *= 2;
+        let judge = |r: reqwest::blocking::Response| {
+            let status = r.status();
+            match r.bytes() {
+                Err(e) => Attempt::Retry(format!("reading the body failed: {e}")),
+                Ok(body) if status.is_server_error() => Attempt::Retry(format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                )),
+                Ok(body) if !status.is_success() => Attempt::Fatal(self.lied(
+                    request,
+                    format!(
+                        "HTTP {status}: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(200)])
+                    ),
+                )),
+                Ok(body) => match serde_json::from_slice::<T>(&body) {
+                    Ok(v) => Attempt::Done(v),
+                    Err(e) => Attempt::Retry(format!(
+                        "answer is not the expected JSON ({e}; {} bytes)",
+                        body.len()
+                    )),
+                },
             }
-            let outcome = match send(&self.http) {
-                Err(e) if e.is_timeout() => {
-                    Attempt::Retry(format!("timed out after {:?}", self.opts.timeout))
-                }
-                Err(e) => Attempt::Retry(format!("request failed: {e}")),
-                Ok(r) => {
-                    let status = r.status();
-                    match r.bytes() {
-                        Err(e) => Attempt::Retry(format!("reading the body failed: {e}")),
-                        Ok(body) if status.is_server_error() => Attempt::Retry(format!(
-                            "HTTP {status}: {}",
-                            String::from_utf8_lossy(&body[..body.len().min(200)])
-                        )),
-                        Ok(body) if !status.is_success() => Attempt::Fatal(self.lied(
-                            request,
-                            format!(
-                                "HTTP {status}: {}",
-                                String::from_utf8_lossy(&body[..body.len().min(200)])
-                            ),
-                        )),
-                        Ok(body) => match serde_json::from_slice::<T>(&body) {
-                            Ok(v) => Attempt::Done(v),
-                            Err(e) => Attempt::Retry(format!(
-                                "answer is not the expected JSON ({e}; {} bytes)",
-                                body.len()
-                            )),
-                        },
-                    }
-                }
-            };
-            match outcome {
-                Attempt::Done(v) => return Ok(v),
-                Attempt::Fatal(e) => return Err(e),
-                Attempt::Retry(why) => last = why,
-            }
-        }
-        Err(ClientError::Unavailable {
-            node: self.base.clone(),
-            request: request.to_owned(),
-            why: last,
-            attempts,
+        };
+        let o = &self.opts;
+        retrying(o.timeout, o.retries, o.backoff, || send(&self.http), judge).map_err(|f| match f {
+            Failure::Fatal(e) => e,
+            Failure::Exhausted { why, attempts } => ClientError::Unavailable {
+                node: self.base.clone(),
+                request: request.to_owned(),
+                why,
+                attempts,
+            },
         })
     }
 

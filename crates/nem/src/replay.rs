@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use ashiato_net::Serving;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -59,10 +60,8 @@ impl Shared {
 }
 
 pub struct ReplayServer {
-    addr: SocketAddr,
     shared: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    serving: Serving,
 }
 
 /// Reads a chain written by [`write_chain`]: one `blocks-after` entry (JSON) per line.
@@ -108,10 +107,6 @@ impl ReplayServer {
             requests: 0,
             latency: Duration::ZERO,
         })));
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new()
             .route("/chain/height", get(height))
             .route("/block/at/public", post(block_at))
@@ -122,32 +117,12 @@ impl ReplayServer {
             .route("/account/get", get(account_get))
             .route("/namespace/mosaic/definition/page", get(definitions))
             .with_state(shared.clone());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let thread = std::thread::spawn(move || {
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
-            });
-        });
-        Ok(ReplayServer {
-            addr,
-            shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let serving = Serving::start(addr, app)?;
+        Ok(ReplayServer { shared, serving })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.serving.url()
     }
 
     /// The next request gets `f`; several queue up in order.
@@ -186,17 +161,6 @@ impl ReplayServer {
 
     pub fn requests(&self) -> u64 {
         self.shared.lock().requests
-    }
-}
-
-impl Drop for ReplayServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

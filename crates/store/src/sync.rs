@@ -196,7 +196,8 @@ where
         ..Report::default()
     };
     let node_height = node.tip().map_err(SyncError::Client)?;
-    match find_fork(node, &state, node_height, opts.first)? {
+    // The batches to keep: those ending at or below this height (`None`: none).
+    let keep_to = match find_fork(node, &state, node_height, opts.first)? {
         Fork::None if state.synced_any() && node_height < state.height => {
             return Err(SyncError::NodeBehind {
                 node: name,
@@ -204,15 +205,13 @@ where
                 stored: state.height,
             })
         }
-        Fork::None => {}
-        Fork::At(h) => {
-            report.rolled_back_to = Some(roll_back(store, naming.key, &mut state, Some(h))?);
-            report.from_height = state.height;
-        }
-        Fork::All => {
-            report.rolled_back_to = Some(roll_back(store, naming.key, &mut state, None)?);
-            report.from_height = state.height;
-        }
+        Fork::None => None,
+        Fork::At(h) => Some(Some(h)),
+        Fork::All => Some(None),
+    };
+    if let Some(keep_to) = keep_to {
+        report.rolled_back_to = Some(roll_back(store, naming.key, &mut state, keep_to)?);
+        report.from_height = state.height;
     }
     let fresh = !state.synced_any();
     if let Some(start) = opts.start.filter(|s| fresh && *s > opts.first) {
