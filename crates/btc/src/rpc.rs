@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ashiato_net::{retrying, Attempt, Failure};
+use ashiato_net::jsonrpc::{CallError, CallOptions, JsonRpc};
 use bitcoin::block::{Header, Version};
 use bitcoin::consensus::Decodable;
 use bitcoin::hashes::Hash;
@@ -106,25 +106,6 @@ pub struct RpcBlock {
     pub prevouts: Vec<TxOut>,
 }
 
-pub struct RpcClient {
-    url: String,
-    auth: Option<(String, String)>,
-    http: reqwest::blocking::Client,
-    opts: ClientOptions,
-}
-
-#[derive(Deserialize)]
-struct Envelope<T> {
-    result: Option<T>,
-    error: Option<JError>,
-}
-
-#[derive(Deserialize)]
-struct JError {
-    code: i64,
-    message: String,
-}
-
 /// `getblock <hash> 3`, the fields read (Core sends more).
 #[derive(Deserialize)]
 pub(crate) struct JBlock {
@@ -186,6 +167,11 @@ pub fn parse_btc_amount(text: &str) -> Option<u64> {
     (sat <= Amount::MAX_MONEY.to_sat()).then_some(sat)
 }
 
+pub struct RpcClient {
+    rpc: JsonRpc,
+    opts: ClientOptions,
+}
+
 impl RpcClient {
     pub fn new(url: &str, auth: Auth, opts: ClientOptions) -> Result<RpcClient, RpcError> {
         let auth = match auth {
@@ -193,25 +179,24 @@ impl RpcClient {
             Auth::UserPass(u, p) => Some((u, p)),
             Auth::Cookie(path) => Some(read_cookie(&path)?),
         };
-        let http = reqwest::blocking::Client::builder()
-            .timeout(opts.timeout)
-            .build()
-            .map_err(|e| RpcError::Unavailable {
-                node: url.to_owned(),
-                call: "client setup".into(),
-                why: e.to_string(),
-                attempts: 0,
-            })?;
-        Ok(RpcClient {
-            url: url.trim_end_matches('/').to_owned(),
-            auth,
-            http,
-            opts,
-        })
+        let call_opts = CallOptions {
+            timeout: opts.timeout,
+            retries: opts.retries,
+            backoff: opts.backoff,
+            // -28: Core is still loading its block index.
+            retry_codes: vec![-28],
+        };
+        let rpc = JsonRpc::new(url, auth, call_opts).map_err(|why| RpcError::Unavailable {
+            node: url.to_owned(),
+            call: "client setup".into(),
+            why,
+            attempts: 0,
+        })?;
+        Ok(RpcClient { rpc, opts })
     }
 
     pub fn node(&self) -> &str {
-        &self.url
+        self.rpc.url()
     }
 
     pub fn network(&self) -> bitcoin::Network {
@@ -220,7 +205,7 @@ impl RpcClient {
 
     fn lied(&self, call: &str, why: impl Into<String>) -> RpcError {
         RpcError::Lied {
-            node: self.url.clone(),
+            node: self.node().to_owned(),
             call: call.to_owned(),
             why: why.into(),
         }
@@ -232,77 +217,33 @@ impl RpcClient {
         method: &str,
         params: serde_json::Value,
     ) -> Result<T, RpcError> {
-        let call = format!("{method} {params}");
-        let body = serde_json::json!({
-            "jsonrpc": "1.0", "id": "ashiato", "method": method, "params": params,
-        });
-        let send = || {
-            let req = self.http.post(&self.url).json(&body);
-            match &self.auth {
-                Some((u, p)) => req.basic_auth(u, Some(p)),
-                None => req,
-            }
-            .send()
-        };
-        let o = &self.opts;
-        retrying(o.timeout, o.retries, o.backoff, send, |r| {
-            self.judge(&call, r)
-        })
-        .map_err(|f| match f {
-            Failure::Fatal(e) => e,
-            Failure::Exhausted { why, attempts } => RpcError::Unavailable {
-                node: self.url.clone(),
-                call: call.clone(),
+        let node = self.node().to_owned();
+        self.rpc.call(method, params).map_err(|e| match e {
+            CallError::Unavailable {
+                call,
+                why,
+                attempts,
+            } => RpcError::Unavailable {
+                node,
+                call,
                 why,
                 attempts,
             },
+            CallError::Rpc {
+                call,
+                code,
+                message,
+            } => RpcError::Rpc {
+                node,
+                call,
+                code,
+                message,
+            },
+            CallError::Unauthorized { call, status } => {
+                RpcError::Unauthorized { node, call, status }
+            }
+            CallError::Lied { call, why } => RpcError::Lied { node, call, why },
         })
-    }
-
-    /// Core answers an RPC error with HTTP 500 (404 for an unknown method) and a JSON
-    /// body, so the body decides before the status does.
-    fn judge<T: DeserializeOwned>(
-        &self,
-        call: &str,
-        r: reqwest::blocking::Response,
-    ) -> Attempt<T, RpcError> {
-        let status = r.status();
-        if status.as_u16() == 401 || status.as_u16() == 403 {
-            return Attempt::Fatal(RpcError::Unauthorized {
-                node: self.url.clone(),
-                call: call.to_owned(),
-                status: status.as_u16(),
-            });
-        }
-        let body = match r.bytes() {
-            Err(e) => return Attempt::Retry(format!("reading the body failed: {e}")),
-            Ok(b) => b,
-        };
-        let snippet = || String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-        match serde_json::from_slice::<Envelope<T>>(&body) {
-            Ok(Envelope { error: Some(e), .. }) if e.code == -28 => {
-                Attempt::Retry(format!("node warming up: {}", e.message))
-            }
-            Ok(Envelope { error: Some(e), .. }) => Attempt::Fatal(RpcError::Rpc {
-                node: self.url.clone(),
-                call: call.to_owned(),
-                code: e.code,
-                message: e.message,
-            }),
-            Ok(Envelope {
-                result: Some(v), ..
-            }) if status.is_success() => Attempt::Done(v),
-            Ok(_) if status.is_server_error() => Attempt::Retry(format!("HTTP {status}")),
-            Ok(_) => Attempt::Fatal(self.lied(call, format!("HTTP {status} without a result"))),
-            Err(_) if status.is_server_error() => {
-                Attempt::Retry(format!("HTTP {status}: {}", snippet()))
-            }
-            Err(e) if status.is_success() => Attempt::Retry(format!(
-                "answer is not the expected JSON ({e}; {} bytes)",
-                body.len()
-            )),
-            Err(_) => Attempt::Fatal(self.lied(call, format!("HTTP {status}: {}", snippet()))),
-        }
     }
 
     pub fn block_count(&self) -> Result<u64, RpcError> {

@@ -14,28 +14,7 @@ use crate::rpc::{RpcBlock, RpcClient, RpcError};
 
 pub const STATE_KEY: &str = "bitcoin-sync";
 
-#[derive(Debug, Clone)]
-pub struct SyncOptions {
-    /// Blocks per committed batch.
-    pub batch_blocks: u64,
-    /// Calls in flight.
-    pub concurrency: usize,
-    /// Stop at this height (default: the node's tip).
-    pub until: Option<u64>,
-    /// Begin a fresh store at this height instead of genesis.
-    pub start: Option<u64>,
-}
-
-impl Default for SyncOptions {
-    fn default() -> Self {
-        SyncOptions {
-            batch_blocks: 100,
-            concurrency: 4,
-            until: None,
-            start: None,
-        }
-    }
-}
+pub type SyncOptions = engine::RpcSyncOptions;
 
 pub type SyncError = engine::SyncError<RpcError>;
 pub type SyncReport = engine::Report;

@@ -42,13 +42,17 @@ enum Cmd {
     Labels(LabelsArgs),
     /// What the store holds, and an integrity check.
     Stats(StoreArg),
-    /// Sync the store from a live node (Bitcoin Core RPC or NEM NIS1), incrementally.
+    /// Sync the store from a live node (Bitcoin Core RPC, Ethereum JSON-RPC or NEM
+    /// NIS1), incrementally.
     Sync(node::SyncArgs),
     /// Cluster Bitcoin addresses (multi-input, change heuristics, CoinJoin-aware) and
     /// explain merges.
     Cluster(utxo::ClusterArgs),
     /// Detect peel chains, or follow one from a transaction.
     Peel(utxo::PeelArgs),
+    /// Find exchange deposit addresses on an account chain (user → deposit address →
+    /// exchange) and cluster their customers; optionally store them as labels.
+    Deposits(node::DepositsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -197,6 +201,7 @@ fn main() -> Result<()> {
         Cmd::Sync(a) => node::run(a),
         Cmd::Cluster(a) => utxo::cluster(a, &mut io::stdout().lock()),
         Cmd::Peel(a) => utxo::peel(a, &mut io::stdout().lock()),
+        Cmd::Deposits(a) => node::deposits(a, &mut io::stdout().lock()),
     }
 }
 

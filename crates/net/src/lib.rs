@@ -1,7 +1,10 @@
 //! Talking to nodes over HTTP, shared by every chain's client and replay server:
 //! [`retrying`] runs one request with timeouts and exponential backoff, leaving what an
 //! answer means to the chain (NIS1 REST and Core JSON-RPC judge bodies differently);
-//! [`Serving`] runs an axum router on a loopback port until dropped.
+//! [`Serving`] runs an axum router on a loopback port until dropped; [`jsonrpc`] is the
+//! JSON-RPC call Bitcoin Core and Ethereum nodes share.
+
+pub mod jsonrpc;
 
 use std::net::SocketAddr;
 use std::time::Duration;

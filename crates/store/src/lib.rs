@@ -587,6 +587,64 @@ impl Store {
         Ok(out.into_iter().map(|(_, tx)| tx).collect())
     }
 
+    /// Every committed transfer of `chain`, in chain order; `index` counts the transfers
+    /// of the same transaction (balances, deposit-address clustering and exports read
+    /// transfers, not the trace graph).
+    pub fn transfers(&self, chain: Chain) -> Result<Vec<Transfer>, StoreError> {
+        let mut addresses: Vec<ashiato_model::Address> = Vec::new();
+        let mut assets: Vec<ashiato_model::Asset> = Vec::new();
+        let mut out: Vec<(u64, Transfer)> = Vec::new();
+        for m in self.chain_segments(chain) {
+            let path = self.segment_path(m.id);
+            for a in segment::read_names(&path.join("addresses.txt"), m.addresses as usize)? {
+                addresses.push(ashiato_model::Address::from_canonical(&a));
+            }
+            for a in segment::read_names(&path.join("assets.txt"), m.assets as usize)? {
+                assets.push(ashiato_model::Asset::parse(&a).map_err(|e| {
+                    SegmentError::Corrupt {
+                        path: path.join("assets.txt"),
+                        why: e.to_string(),
+                    }
+                })?);
+            }
+            if m.dropped || m.kind != SegKind::Transfers {
+                continue;
+            }
+            let seg = AccountSegment::read(&path, m.rows)?;
+            let corrupt = |what: &str| SegmentError::Corrupt {
+                path: path.clone(),
+                why: format!("{what} id out of range"),
+            };
+            for i in 0..seg.len() {
+                let addr = |id: u32| addresses.get(id as usize).cloned();
+                out.push((
+                    seg.seq[i],
+                    Transfer {
+                        time: ashiato_model::UtcTime(seg.time[i]),
+                        block: seg.block[i],
+                        tx: seg.tx(i).to_owned(),
+                        index: 0,
+                        from: addr(seg.from[i]).ok_or_else(|| corrupt("address"))?,
+                        to: addr(seg.to[i]).ok_or_else(|| corrupt("address"))?,
+                        asset: assets
+                            .get(seg.asset[i] as usize)
+                            .cloned()
+                            .ok_or_else(|| corrupt("asset"))?,
+                        amount: seg.amount[i],
+                    },
+                ));
+            }
+        }
+        out.sort_by_key(|(seq, _)| *seq);
+        let mut v: Vec<Transfer> = out.into_iter().map(|(_, t)| t).collect();
+        for i in 1..v.len() {
+            if v[i].tx == v[i - 1].tx {
+                v[i].index = v[i - 1].index + 1;
+            }
+        }
+        Ok(v)
+    }
+
     /// Reads every committed segment back and checks it against the manifest: row counts,
     /// checksums, name counts, and that no dedup key is stored twice.
     pub fn check(&self) -> Result<CheckReport, StoreError> {

@@ -71,6 +71,30 @@ pub struct Options {
     pub first: u64,
 }
 
+/// What a user sets for a sync from a JSON-RPC node (Bitcoin Core, Ethereum).
+#[derive(Debug, Clone)]
+pub struct RpcSyncOptions {
+    /// Blocks per committed batch.
+    pub batch_blocks: u64,
+    /// Blocks fetched in parallel.
+    pub concurrency: usize,
+    /// Stop at this height (default: the node's tip).
+    pub until: Option<u64>,
+    /// Begin a fresh store at this height instead of genesis.
+    pub start: Option<u64>,
+}
+
+impl Default for RpcSyncOptions {
+    fn default() -> Self {
+        RpcSyncOptions {
+            batch_blocks: 100,
+            concurrency: 4,
+            until: None,
+            start: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// The last synced height before (after a roll-back) and after this run.
