@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ashiato_net::jsonrpc::{CallError, CallOptions, JsonRpc};
+use ashiato_net::jsonrpc::{CallOptions, JsonRpc};
 use bitcoin::block::{Header, Version};
 use bitcoin::consensus::Decodable;
 use bitcoin::hashes::Hash;
@@ -96,6 +96,8 @@ pub enum RpcError {
     #[error("cookie file {path}: {why}")]
     Cookie { path: PathBuf, why: String },
 }
+
+ashiato_net::impl_from_call!(RpcError);
 
 /// A block as a sync uses it: checked, with the coins its inputs spend in input order
 /// (coinbase excluded), as undo data gives them.
@@ -217,33 +219,9 @@ impl RpcClient {
         method: &str,
         params: serde_json::Value,
     ) -> Result<T, RpcError> {
-        let node = self.node().to_owned();
-        self.rpc.call(method, params).map_err(|e| match e {
-            CallError::Unavailable {
-                call,
-                why,
-                attempts,
-            } => RpcError::Unavailable {
-                node,
-                call,
-                why,
-                attempts,
-            },
-            CallError::Rpc {
-                call,
-                code,
-                message,
-            } => RpcError::Rpc {
-                node,
-                call,
-                code,
-                message,
-            },
-            CallError::Unauthorized { call, status } => {
-                RpcError::Unauthorized { node, call, status }
-            }
-            CallError::Lied { call, why } => RpcError::Lied { node, call, why },
-        })
+        self.rpc
+            .call(method, params)
+            .map_err(|e| RpcError::from_call(self.node(), e))
     }
 
     pub fn block_count(&self) -> Result<u64, RpcError> {

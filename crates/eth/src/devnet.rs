@@ -299,11 +299,6 @@ impl Anvil {
             })
         }
     }
-
-    /// Mines `n` empty blocks.
-    pub fn mine(&self, n: u64) -> Result<(), DevnetError> {
-        self.call_null("anvil_mine", json!([format!("{n:#x}")]))
-    }
 }
 
 fn word_addr(a: &H160) -> [u8; 32] {

@@ -83,6 +83,8 @@ pub enum RpcError {
     NoBlock { node: String, height: u64 },
 }
 
+ashiato_net::impl_from_call!(RpcError);
+
 /// JSON-RPC "method not found" (and what some providers answer for a disabled namespace).
 const METHOD_NOT_FOUND: [i64; 2] = [-32601, -32604];
 
@@ -142,33 +144,7 @@ impl EthClient {
     }
 
     fn err(&self, e: CallError) -> RpcError {
-        let node = self.node().to_owned();
-        match e {
-            CallError::Unavailable {
-                call,
-                why,
-                attempts,
-            } => RpcError::Unavailable {
-                node,
-                call,
-                why,
-                attempts,
-            },
-            CallError::Rpc {
-                call,
-                code,
-                message,
-            } => RpcError::Rpc {
-                node,
-                call,
-                code,
-                message,
-            },
-            CallError::Unauthorized { call, status } => {
-                RpcError::Unauthorized { node, call, status }
-            }
-            CallError::Lied { call, why } => RpcError::Lied { node, call, why },
-        }
+        RpcError::from_call(self.node(), e)
     }
 
     fn call<T: DeserializeOwned>(&self, m: &str, p: serde_json::Value) -> Result<T, RpcError> {

@@ -214,3 +214,42 @@ impl JsonRpc {
         }
     }
 }
+
+/// Gives a chain client's error enum `from_call(node, CallError)`: the enum must have
+/// `Unavailable`, `Rpc`, `Unauthorized` and `Lied` variants with `CallError`'s fields
+/// plus `node` (each chain words its messages itself: "Bitcoin node …", "Ethereum node …").
+#[macro_export]
+macro_rules! impl_from_call {
+    ($t:ident) => {
+        impl $t {
+            fn from_call(node: &str, e: $crate::jsonrpc::CallError) -> $t {
+                use $crate::jsonrpc::CallError as C;
+                let node = node.to_owned();
+                match e {
+                    C::Unavailable {
+                        call,
+                        why,
+                        attempts,
+                    } => $t::Unavailable {
+                        node,
+                        call,
+                        why,
+                        attempts,
+                    },
+                    C::Rpc {
+                        call,
+                        code,
+                        message,
+                    } => $t::Rpc {
+                        node,
+                        call,
+                        code,
+                        message,
+                    },
+                    C::Unauthorized { call, status } => $t::Unauthorized { node, call, status },
+                    C::Lied { call, why } => $t::Lied { node, call, why },
+                }
+            }
+        }
+    };
+}

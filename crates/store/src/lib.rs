@@ -372,6 +372,28 @@ impl Store {
         self.segments.values().filter(move |m| m.chain == chain)
     }
 
+    /// The addresses and assets a segment adds to its chain's dictionaries, in id order.
+    fn segment_names(
+        &self,
+        m: &SegmentMeta,
+    ) -> Result<(Vec<ashiato_model::Address>, Vec<ashiato_model::Asset>), StoreError> {
+        let path = self.segment_path(m.id);
+        let addresses = segment::read_names(&path.join("addresses.txt"), m.addresses as usize)?
+            .iter()
+            .map(|a| ashiato_model::Address::from_canonical(a))
+            .collect();
+        let assets = segment::read_names(&path.join("assets.txt"), m.assets as usize)?
+            .iter()
+            .map(|a| {
+                ashiato_model::Asset::parse(a).map_err(|e| SegmentError::Corrupt {
+                    path: path.join("assets.txt"),
+                    why: e.to_string(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((addresses, assets))
+    }
+
     /// Starts (or resumes) ingesting one source.
     pub fn begin_source(
         &mut self,
@@ -534,15 +556,12 @@ impl Store {
         let mut b = GraphBuilder::new(chain);
         for m in self.chain_segments(chain) {
             let path = self.segment_path(m.id);
-            for a in segment::read_names(&path.join("addresses.txt"), m.addresses as usize)? {
-                b.intern_address(&ashiato_model::Address::from_canonical(&a));
+            let (addresses, assets) = self.segment_names(m)?;
+            for a in &addresses {
+                b.intern_address(a);
             }
-            for a in segment::read_names(&path.join("assets.txt"), m.assets as usize)? {
-                let asset = ashiato_model::Asset::parse(&a).map_err(|e| SegmentError::Corrupt {
-                    path: path.join("assets.txt"),
-                    why: e.to_string(),
-                })?;
-                b.intern_asset(&asset);
+            for a in &assets {
+                b.intern_asset(a);
             }
             if m.dropped {
                 continue;
@@ -596,17 +615,9 @@ impl Store {
         let mut out: Vec<(u64, Transfer)> = Vec::new();
         for m in self.chain_segments(chain) {
             let path = self.segment_path(m.id);
-            for a in segment::read_names(&path.join("addresses.txt"), m.addresses as usize)? {
-                addresses.push(ashiato_model::Address::from_canonical(&a));
-            }
-            for a in segment::read_names(&path.join("assets.txt"), m.assets as usize)? {
-                assets.push(ashiato_model::Asset::parse(&a).map_err(|e| {
-                    SegmentError::Corrupt {
-                        path: path.join("assets.txt"),
-                        why: e.to_string(),
-                    }
-                })?);
-            }
+            let (new_addresses, new_assets) = self.segment_names(m)?;
+            addresses.extend(new_addresses);
+            assets.extend(new_assets);
             if m.dropped || m.kind != SegKind::Transfers {
                 continue;
             }
