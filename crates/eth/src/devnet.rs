@@ -91,6 +91,11 @@ pub fn anvil_binary() -> Result<PathBuf, DevnetError> {
             Err(e) => return Err(DevnetError::Setup(format!("{}: {e}", lock.display()))),
         }
     }
+    // npm writes the package in place, so a waiter that saw `bin` appear could exec it
+    // half-written ("Text file busy"). Install into a staging prefix and rename the
+    // finished tree into place: `bin` exists only once it is whole.
+    let staging = prefix.join(format!(".staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
     let status = Command::new("npm")
         .args([
             "install",
@@ -99,20 +104,38 @@ pub fn anvil_binary() -> Result<PathBuf, DevnetError> {
             "--no-fund",
             "--prefix",
         ])
-        .arg(&prefix)
+        .arg(&staging)
         .arg(format!("{NPM_PACKAGE}@{ANVIL_VERSION}"))
         .stdout(Stdio::null())
         .status();
-    let _ = std::fs::remove_file(&lock);
-    match status {
-        Ok(s) if s.success() && bin.is_file() => Ok(bin),
+    let installed = match status {
+        Ok(s) if s.success() => {
+            let modules = prefix.join("node_modules");
+            // A kill during an earlier install can leave a tree without the binary.
+            let _ = std::fs::remove_dir_all(&modules);
+            std::fs::rename(staging.join("node_modules"), &modules)
+                .map_err(|e| DevnetError::Setup(format!("{}: {e}", modules.display())))
+                .and_then(|()| {
+                    if bin.is_file() {
+                        Ok(bin)
+                    } else {
+                        Err(DevnetError::Setup(format!(
+                            "npm installed {NPM_PACKAGE}@{ANVIL_VERSION} without {}",
+                            bin.display()
+                        )))
+                    }
+                })
+        }
         Ok(s) => Err(DevnetError::Setup(format!(
             "npm install {NPM_PACKAGE}@{ANVIL_VERSION} failed ({s}); install anvil or set ASHIATO_ANVIL"
         ))),
         Err(e) => Err(DevnetError::Setup(format!(
             "npm is needed to install anvil ({e}); install anvil or set ASHIATO_ANVIL"
         ))),
-    }
+    };
+    let _ = std::fs::remove_dir_all(&staging);
+    let _ = std::fs::remove_file(&lock);
+    installed
 }
 
 /// A running anvil node and a client for driving it.
