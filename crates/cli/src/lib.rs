@@ -6,6 +6,7 @@ pub mod demo;
 pub mod load;
 pub mod node;
 pub mod utxo;
+pub mod watch;
 
 use clap::ValueEnum;
 

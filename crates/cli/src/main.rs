@@ -1,7 +1,7 @@
 //! `ashiato`: the command line. It only wires the library crates together: readers from
 //! `ashiato-ingest`, the store from `ashiato-store`, the walker from `ashiato-trace`.
 
-use ashiato::{demo, load, node, utxo, InputFormat};
+use ashiato::{demo, load, node, utxo, watch, InputFormat};
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -53,6 +53,13 @@ enum Cmd {
     /// Find exchange deposit addresses on an account chain (user → deposit address →
     /// exchange) and cluster their customers; optionally store them as labels.
     Deposits(node::DepositsArgs),
+    /// Follow a node and alert within one block when tainted value moves: JSON lines on
+    /// stdout, webhooks, server-sent events; keep the signed taint feed and the
+    /// watchlist; detect custody-wallet drains. Survives kills and reorganisations.
+    Watch(watch::WatchArgs),
+    /// The signed taint feed: export it, print its key, verify a copy offline, revoke a
+    /// listing.
+    Feed(watch::FeedArgs),
 }
 
 #[derive(Args, Clone)]
@@ -202,6 +209,8 @@ fn main() -> Result<()> {
         Cmd::Cluster(a) => utxo::cluster(a, &mut io::stdout().lock()),
         Cmd::Peel(a) => utxo::peel(a, &mut io::stdout().lock()),
         Cmd::Deposits(a) => node::deposits(a, &mut io::stdout().lock()),
+        Cmd::Watch(a) => watch::watch(a),
+        Cmd::Feed(a) => watch::feed(a, &mut io::stdout().lock()),
     }
 }
 

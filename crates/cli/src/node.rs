@@ -11,30 +11,37 @@ use clap::{Args, Subcommand};
 
 #[derive(Args)]
 pub struct SyncArgs {
-    /// Store directory (created if missing).
-    #[arg(long, default_value = "ashiato.store", global = true)]
-    store: PathBuf,
-    /// Begin a fresh store at this height instead of the first block.
-    #[arg(long, global = true)]
-    start: Option<u64>,
-    /// Stop at this height (default: the node's tip).
-    #[arg(long, global = true)]
-    until: Option<u64>,
-    /// Blocks per durable batch.
-    #[arg(long, default_value_t = 100, global = true)]
-    batch: u64,
-    /// Requests in flight.
-    #[arg(long, default_value_t = 4, global = true)]
-    concurrency: usize,
-    /// Seconds before a request is given up (and retried).
-    #[arg(long, default_value_t = 30, global = true)]
-    timeout: u64,
+    #[command(flatten)]
+    pub common: SyncCommon,
     #[command(subcommand)]
-    node: NodeCmd,
+    pub node: NodeCmd,
 }
 
-#[derive(Subcommand)]
-enum NodeCmd {
+/// How a store follows a node: shared by `sync` and `watch`.
+#[derive(Args, Clone)]
+pub struct SyncCommon {
+    /// Store directory (created if missing).
+    #[arg(long, default_value = "ashiato.store", global = true)]
+    pub store: PathBuf,
+    /// Begin a fresh store at this height instead of the first block.
+    #[arg(long, global = true)]
+    pub start: Option<u64>,
+    /// Stop at this height (default: the node's tip).
+    #[arg(long, global = true)]
+    pub until: Option<u64>,
+    /// Blocks per durable batch.
+    #[arg(long, default_value_t = 100, global = true)]
+    pub batch: u64,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 4, global = true)]
+    pub concurrency: usize,
+    /// Seconds before a request is given up (and retried).
+    #[arg(long, default_value_t = 30, global = true)]
+    pub timeout: u64,
+}
+
+#[derive(Subcommand, Clone)]
+pub enum NodeCmd {
     /// A Bitcoin Core node (Core 23+ for getblock verbosity 3; an unpruned node).
     Bitcoin {
         /// The node's RPC URL, e.g. http://127.0.0.1:8332.
@@ -78,143 +85,222 @@ enum NodeCmd {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum Traces {
+pub enum Traces {
     Auto,
     Geth,
     Parity,
     Off,
 }
 
+/// A connected node client of any chain, and the URL it talks to.
+pub struct Client {
+    pub url: String,
+    inner: Inner,
+}
+
+enum Inner {
+    Bitcoin(ashiato_btc::rpc::RpcClient),
+    Ethereum(ashiato_eth::rpc::EthClient),
+    Nem(ashiato_nem::client::Nis1Client, Vec<String>),
+}
+
+/// What one sync did, whatever the chain: the heights, counts, and the chain's own lines.
+pub struct Synced {
+    pub from_height: u64,
+    pub to_height: u64,
+    pub blocks: u64,
+    pub rolled_back_to: Option<u64>,
+    pub summary: Vec<String>,
+}
+
+impl NodeCmd {
+    pub fn chain(&self) -> ashiato_model::Chain {
+        use ashiato_model::Chain;
+        match self {
+            NodeCmd::Bitcoin { .. } => Chain::Bitcoin,
+            NodeCmd::Ethereum { .. } => Chain::Ethereum,
+            NodeCmd::Nem { .. } => Chain::Nem,
+        }
+    }
+
+    pub fn connect(&self, timeout: Duration) -> Result<Client> {
+        let url = match self {
+            NodeCmd::Bitcoin { rpc, .. } | NodeCmd::Ethereum { rpc, .. } => rpc.clone(),
+            NodeCmd::Nem { node, .. } => node.clone(),
+        };
+        let inner = match self.clone() {
+            NodeCmd::Bitcoin {
+                rpc,
+                rpc_user,
+                rpc_password,
+                rpc_cookie,
+                regtest,
+            } => {
+                use ashiato_btc::rpc::{Auth, ClientOptions, RpcClient};
+                let auth = match (rpc_user, rpc_password, rpc_cookie) {
+                    (Some(u), Some(p), _) => Auth::UserPass(u, p),
+                    (_, _, Some(c)) => Auth::Cookie(c),
+                    _ => Auth::None,
+                };
+                Inner::Bitcoin(RpcClient::new(
+                    &rpc,
+                    auth,
+                    ClientOptions {
+                        timeout,
+                        network: if regtest {
+                            bitcoin::Network::Regtest
+                        } else {
+                            bitcoin::Network::Bitcoin
+                        },
+                        ..ClientOptions::default()
+                    },
+                )?)
+            }
+            NodeCmd::Ethereum {
+                rpc,
+                traces,
+                no_header_check,
+            } => {
+                use ashiato_eth::rpc::{ClientOptions, EthClient, TraceMode};
+                Inner::Ethereum(EthClient::new(
+                    &rpc,
+                    ClientOptions {
+                        timeout,
+                        traces: match traces {
+                            Traces::Auto => TraceMode::Auto,
+                            Traces::Geth => TraceMode::Geth,
+                            Traces::Parity => TraceMode::Parity,
+                            Traces::Off => TraceMode::Off,
+                        },
+                        check_header: !no_header_check,
+                        ..ClientOptions::default()
+                    },
+                )?)
+            }
+            NodeCmd::Nem { node, namespace } => {
+                use ashiato_nem::client::{ClientOptions, Nis1Client};
+                Inner::Nem(
+                    Nis1Client::new(
+                        &node,
+                        ClientOptions {
+                            timeout,
+                            ..ClientOptions::default()
+                        },
+                    )?,
+                    namespace,
+                )
+            }
+        };
+        Ok(Client { url, inner })
+    }
+}
+
+impl Client {
+    /// One incremental, reorg-aware sync of `store` from the node.
+    pub fn sync(&self, store: &mut Store, c: &SyncCommon) -> Result<Synced> {
+        let url = &self.url;
+        Ok(match &self.inner {
+            Inner::Bitcoin(client) => {
+                let r = ashiato_btc::sync::sync(
+                    store,
+                    client,
+                    &ashiato_btc::sync::SyncOptions {
+                        batch_blocks: c.batch,
+                        concurrency: c.concurrency,
+                        until: c.until,
+                        start: c.start,
+                    },
+                )?;
+                Synced {
+                    from_height: r.from_height,
+                    to_height: r.to_height,
+                    blocks: r.blocks,
+                    rolled_back_to: r.rolled_back_to,
+                    summary: vec![format!(
+                        "bitcoin {}: heights {}..{}, {} blocks, {} transactions added, {} duplicates",
+                        url, r.from_height, r.to_height, r.blocks, r.added, r.duplicates
+                    )],
+                }
+            }
+            Inner::Ethereum(client) => {
+                use ashiato_eth::rpc::TraceMode;
+                let r = ashiato_eth::sync::sync(
+                    store,
+                    client,
+                    &ashiato_eth::sync::SyncOptions {
+                        batch_blocks: c.batch,
+                        concurrency: c.concurrency,
+                        until: c.until,
+                        start: c.start,
+                    },
+                )?;
+                let t = &r.tally;
+                let mut summary = vec![
+                    format!(
+                        "ethereum {}: heights {}..{}, {} blocks, {} transactions ({} failed), {} transfers added, {} duplicates",
+                        url, r.run.from_height, r.run.to_height, r.run.blocks, t.txs, t.failed_txs, r.run.added, r.run.duplicates
+                    ),
+                    format!(
+                        "  {} native, {} internal, {} ERC-20, {} fee transfers; skipped: {} NFT and {} odd Transfer logs, {} withdrawals",
+                        t.native, t.internal, t.erc20, t.fees, t.nft_skipped, t.odd_logs_skipped, t.withdrawals_skipped
+                    ),
+                ];
+                match r.traces {
+                    Some(TraceMode::Off) => summary.push(
+                        "  no call traces from this node: internal transfers (contract payouts) are missing".into(),
+                    ),
+                    Some(m) => summary.push(format!("  internal transfers from {m:?} traces")),
+                    None => {}
+                }
+                Synced {
+                    from_height: r.run.from_height,
+                    to_height: r.run.to_height,
+                    blocks: r.run.blocks,
+                    rolled_back_to: r.run.rolled_back_to,
+                    summary,
+                }
+            }
+            Inner::Nem(client, namespaces) => {
+                use ashiato_nem::sync::{Fetch, SyncOptions};
+                let r = ashiato_nem::sync::sync(
+                    store,
+                    client,
+                    &SyncOptions {
+                        fetch: Fetch::BlockAt {
+                            concurrency: c.concurrency,
+                        },
+                        batch_blocks: c.batch,
+                        until: c.until,
+                        start: c.start,
+                        namespaces: namespaces.clone(),
+                    },
+                )?;
+                Synced {
+                    from_height: r.from_height,
+                    to_height: r.to_height,
+                    blocks: r.blocks,
+                    rolled_back_to: r.rolled_back_to,
+                    summary: vec![format!(
+                        "nem {}: heights {}..{}, {} blocks, {} transfers added, {} duplicates",
+                        url, r.from_height, r.to_height, r.blocks, r.transfers_added, r.duplicates
+                    )],
+                }
+            }
+        })
+    }
+}
+
 pub fn run(a: SyncArgs) -> Result<()> {
+    let c = &a.common;
     let mut store =
-        Store::open(&a.store).with_context(|| format!("opening store {}", a.store.display()))?;
-    let timeout = Duration::from_secs(a.timeout.max(1));
-    match a.node {
-        NodeCmd::Bitcoin {
-            rpc,
-            rpc_user,
-            rpc_password,
-            rpc_cookie,
-            regtest,
-        } => {
-            use ashiato_btc::rpc::{Auth, ClientOptions, RpcClient};
-            let auth = match (rpc_user, rpc_password, rpc_cookie) {
-                (Some(u), Some(p), _) => Auth::UserPass(u, p),
-                (_, _, Some(c)) => Auth::Cookie(c),
-                _ => Auth::None,
-            };
-            let client = RpcClient::new(
-                &rpc,
-                auth,
-                ClientOptions {
-                    timeout,
-                    network: if regtest {
-                        bitcoin::Network::Regtest
-                    } else {
-                        bitcoin::Network::Bitcoin
-                    },
-                    ..ClientOptions::default()
-                },
-            )?;
-            let r = ashiato_btc::sync::sync(
-                &mut store,
-                &client,
-                &ashiato_btc::sync::SyncOptions {
-                    batch_blocks: a.batch,
-                    concurrency: a.concurrency,
-                    until: a.until,
-                    start: a.start,
-                },
-            )?;
-            if let Some(h) = r.rolled_back_to {
-                println!("reorganisation: rolled back to height {h}");
-            }
-            println!(
-                "bitcoin {rpc}: heights {}..{}, {} blocks, {} transactions added, {} duplicates",
-                r.from_height, r.to_height, r.blocks, r.added, r.duplicates
-            );
-        }
-        NodeCmd::Ethereum {
-            rpc,
-            traces,
-            no_header_check,
-        } => {
-            use ashiato_eth::rpc::{ClientOptions, EthClient, TraceMode};
-            let client = EthClient::new(
-                &rpc,
-                ClientOptions {
-                    timeout,
-                    traces: match traces {
-                        Traces::Auto => TraceMode::Auto,
-                        Traces::Geth => TraceMode::Geth,
-                        Traces::Parity => TraceMode::Parity,
-                        Traces::Off => TraceMode::Off,
-                    },
-                    check_header: !no_header_check,
-                    ..ClientOptions::default()
-                },
-            )?;
-            let r = ashiato_eth::sync::sync(
-                &mut store,
-                &client,
-                &ashiato_eth::sync::SyncOptions {
-                    batch_blocks: a.batch,
-                    concurrency: a.concurrency,
-                    until: a.until,
-                    start: a.start,
-                },
-            )?;
-            if let Some(h) = r.run.rolled_back_to {
-                println!("reorganisation: rolled back to height {h}");
-            }
-            let t = &r.tally;
-            println!(
-                "ethereum {rpc}: heights {}..{}, {} blocks, {} transactions ({} failed), {} transfers added, {} duplicates",
-                r.run.from_height, r.run.to_height, r.run.blocks, t.txs, t.failed_txs, r.run.added, r.run.duplicates
-            );
-            println!(
-                "  {} native, {} internal, {} ERC-20, {} fee transfers; skipped: {} NFT and {} odd Transfer logs, {} withdrawals",
-                t.native, t.internal, t.erc20, t.fees, t.nft_skipped, t.odd_logs_skipped, t.withdrawals_skipped
-            );
-            match r.traces {
-                Some(TraceMode::Off) => println!(
-                    "  no call traces from this node: internal transfers (contract payouts) are missing"
-                ),
-                Some(m) => println!("  internal transfers from {m:?} traces"),
-                None => {}
-            }
-        }
-        NodeCmd::Nem { node, namespace } => {
-            use ashiato_nem::client::{ClientOptions, Nis1Client};
-            use ashiato_nem::sync::{Fetch, SyncOptions};
-            let client = Nis1Client::new(
-                &node,
-                ClientOptions {
-                    timeout,
-                    ..ClientOptions::default()
-                },
-            )?;
-            let r = ashiato_nem::sync::sync(
-                &mut store,
-                &client,
-                &SyncOptions {
-                    fetch: Fetch::BlockAt {
-                        concurrency: a.concurrency,
-                    },
-                    batch_blocks: a.batch,
-                    until: a.until,
-                    start: a.start,
-                    namespaces: namespace,
-                },
-            )?;
-            if let Some(h) = r.rolled_back_to {
-                println!("reorganisation: rolled back to height {h}");
-            }
-            println!(
-                "nem {node}: heights {}..{}, {} blocks, {} transfers added, {} duplicates",
-                r.from_height, r.to_height, r.blocks, r.transfers_added, r.duplicates
-            );
-        }
+        Store::open(&c.store).with_context(|| format!("opening store {}", c.store.display()))?;
+    let client = a.node.connect(Duration::from_secs(c.timeout.max(1)))?;
+    let r = client.sync(&mut store, c)?;
+    if let Some(h) = r.rolled_back_to {
+        println!("reorganisation: rolled back to height {h}");
+    }
+    for line in r.summary {
+        println!("{line}");
     }
     Ok(())
 }

@@ -43,6 +43,8 @@ fn blk_files_and_the_blocksci_export_trace_alike() {
         direction: Direction::Forward,
         address_paths: false,
         summary_only: false,
+        spray_max: 0,
+        movements: false,
     };
     for policy in [PolicyName::Poison, PolicyName::Haircut, PolicyName::Fifo] {
         let a = ashiato_trace::trace(&from_blk, &spec, policy).unwrap();

@@ -194,6 +194,9 @@ pub struct Store {
     /// Per-transaction text a chain carries besides value (NEM messages: exchanges read
     /// the deposit tag from them), written with the segment of the same source.
     notes: Keyspace,
+    /// A live watch's durable state: its alert log, which alerts are active, how far
+    /// each sink has delivered, its feed (see ashiato-watch).
+    watch: Keyspace,
     segments: BTreeMap<u64, SegmentMeta>,
     next_segment: u64,
     /// Rows per segment (a commit point).
@@ -235,6 +238,7 @@ impl Store {
         let incidents = ks("incidents")?;
         let state = ks("state")?;
         let notes = ks("notes")?;
+        let watch = ks("watch")?;
         let mut segments = BTreeMap::new();
         for kv in manifest.iter() {
             let (k, v) = kv.into_inner()?;
@@ -268,6 +272,7 @@ impl Store {
             incidents,
             state,
             notes,
+            watch,
             segments,
             next_segment,
             segment_rows: 1_000_000,
@@ -478,6 +483,35 @@ impl Store {
             }
         }
         Ok(d)
+    }
+
+    /// A value of the watch state.
+    pub fn watch_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.watch.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// The watch state's entries under `prefix`, in key order.
+    pub fn watch_scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.watch.prefix(prefix.as_bytes()) {
+            let (k, v) = kv.into_inner()?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Writes (`Some`) and removes (`None`) watch entries in one durable batch: all or
+    /// none survive a crash.
+    pub fn watch_write(&mut self, changes: &[(String, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for (k, v) in changes {
+            match v {
+                Some(v) => batch.insert(&self.watch, k.as_bytes(), v.as_slice()),
+                None => batch.remove(&self.watch, k.as_bytes()),
+            }
+        }
+        batch.commit()?;
+        Ok(())
     }
 
     pub fn put_labels(&mut self, labels: &[Label]) -> Result<usize, StoreError> {

@@ -12,7 +12,7 @@ mod walker;
 
 pub use graph::{Graph, GraphBuilder, GraphError, Legs};
 pub use policy::{PolicyName, PolicyNameError};
-pub use report::{AddressTaint, Exit, Summary, TraceResult};
+pub use report::{AddressTaint, Exit, Movement, Outcome, Summary, TraceResult};
 pub use walker::{Direction, TraceError, TraceSpec};
 
 /// Runs one trace of `graph` under `policy`.

@@ -41,6 +41,46 @@ pub struct Exit {
     pub path: Vec<String>,
 }
 
+/// What became of the taint a movement carried (the order of docs/tracing.md's limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Deposited and followed: the recipient holds taint.
+    Held,
+    /// Below the dust threshold.
+    Dust,
+    /// Caught by the dust-spray rule: a bystander with its own history, not a holder.
+    Spray,
+    /// Reached a labelled entity.
+    Exit,
+    BeyondHops,
+    ReturnedToSeed,
+    LeftData,
+}
+
+/// One movement that carried taint (listed with [`crate::TraceSpec::movements`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Movement {
+    pub block: u64,
+    /// Unix seconds.
+    pub time: i64,
+    pub tx: String,
+    pub from: String,
+    pub to: String,
+    pub asset: String,
+    /// The whole value moved.
+    pub value: Amount,
+    /// The tainted part of it under the policy.
+    pub taint: Amount,
+    pub hop: u32,
+    pub outcome: Outcome,
+    /// The exit's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Transaction ids that carried the taint here, seed side first, this one last.
+    pub path: Vec<String>,
+}
+
 /// Where the taint went, in total. For every policy but poison,
 /// `entered = held + exited + dust + lost_to_fees + cut_by_hops + returned_to_seeds + left_data`
 /// holds exactly.
@@ -85,6 +125,9 @@ pub struct TraceResult {
     pub addresses: Vec<AddressTaint>,
     pub exits: Vec<Exit>,
     pub summary: Summary,
+    /// Every movement that carried taint, in walk order (only when asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub movements: Vec<Movement>,
 }
 
 impl TraceResult {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::{Graph, Legs, NONE, NO_TIME};
 use crate::policy::{Parcel, Policy, PolicyName};
-use crate::report::{AddressTaint, Exit, Summary, TraceResult};
+use crate::report::{AddressTaint, Exit, Movement, Outcome, Summary, TraceResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,6 +52,18 @@ pub struct TraceSpec {
     /// Compute only the summary and the exits, not the per-address list (benchmarks of
     /// the walk itself, and callers that only need totals).
     pub summary_only: bool,
+    /// Dust-spray defence (0: off): a movement carrying at most this much taint to an
+    /// address that already had history of its own in the asset (it sent or received
+    /// untainted value before) and never received followed taint is dust, not a new
+    /// holder, as long as what such movements brought it stays at most this much in
+    /// total. A thief spraying small amounts onto bystanders (Coincheck, 30 Jan 2018)
+    /// then does not turn them into holders.
+    #[serde(default)]
+    pub spray_max: Amount,
+    /// Also list every movement that carried taint, with its outcome and path (what a
+    /// watch alerts on).
+    #[serde(default)]
+    pub movements: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +104,19 @@ const UNSET: First = First {
     parent: NONE,
     hop: u32::MAX,
 };
+
+/// A tainted movement as the walk saw it, named at the end.
+struct MoveRec {
+    event: u32,
+    /// Report rows (account: holder; UTXO: address) of the sender and the recipient.
+    from: u32,
+    to: u32,
+    parent: u32,
+    value: Amount,
+    taint: Amount,
+    hop: u32,
+    outcome: Outcome,
+}
 
 struct ExitAcc {
     amount: Amount,
@@ -166,6 +191,15 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
         addr_flags,
         max_hops: spec.max_hops.unwrap_or(u32::MAX),
         dust: spec.dust,
+        spray_max: spec.spray_max,
+        own_history: if spec.spray_max > 0 {
+            vec![false; n_holders.max(n_rows)]
+        } else {
+            Vec::new()
+        },
+        sprayed: FxHashMap::default(),
+        moves: spec.movements.then(Vec::new),
+        from_row: NONE,
     };
 
     let n = g.events();
@@ -248,6 +282,14 @@ struct Walk<P: Policy> {
     addr_flags: Vec<u8>,
     max_hops: u32,
     dust: Amount,
+    spray_max: Amount,
+    /// Per report row: sent or received untainted value (only with the spray rule).
+    own_history: Vec<bool>,
+    /// Taint each row received as spray so far.
+    sprayed: FxHashMap<u32, Amount>,
+    moves: Option<Vec<MoveRec>>,
+    /// The sender row of the movement being delivered (for `moves`).
+    from_row: u32,
 }
 
 const PREFETCH: usize = 24;
@@ -306,6 +348,7 @@ impl<P: Policy> Walk<P> {
         let (p, hop_in, parent) = if self.holder_flags[from as usize] & SEED != 0 {
             if !active {
                 P::deposit(&mut self.slots[to as usize].h, P::Parcel::clean(x));
+                self.clean_history(from, to);
                 return;
             }
             self.summary.entered += x;
@@ -314,10 +357,12 @@ impl<P: Policy> Walk<P> {
             let p = P::withdraw(&mut self.slots[from as usize].h, x);
             if p.taint() == 0 {
                 P::deposit(&mut self.slots[to as usize].h, p);
+                self.clean_history(from, to);
                 return;
             }
             (p, self.slots[from as usize].first.hop, from)
         };
+        self.from_row = from;
         self.summary.tainted_events += 1;
         let leg = Leg {
             holder: to,
@@ -329,6 +374,16 @@ impl<P: Policy> Walk<P> {
         self.deliver(event, leg, flags, p, hop_in.saturating_add(1), parent);
     }
 
+    /// Records that `from` sent and `to` received untainted value (the spray rule's
+    /// "history of its own").
+    #[inline(always)]
+    fn clean_history(&mut self, from: u32, to: u32) {
+        if !self.own_history.is_empty() {
+            self.own_history[from as usize] = true;
+            self.own_history[to as usize] = true;
+        }
+    }
+
     fn step(&mut self, event: u32, active: bool, seed_tx: bool) {
         // Gather what each input carries.
         self.parcels.clear();
@@ -336,6 +391,7 @@ impl<P: Policy> Walk<P> {
         let mut hop_in = u32::MAX;
         let mut parent = NONE;
         let mut in_sum: Amount = 0;
+        self.from_row = NONE;
         for leg in &self.ins {
             in_sum += leg.value;
             let p = if leg.addr != NONE && self.addr_flags[leg.addr as usize] & SEED != 0 {
@@ -343,6 +399,7 @@ impl<P: Policy> Walk<P> {
                     self.summary.entered += leg.value;
                     hop_in = 0;
                     parent = NONE;
+                    self.from_row = leg.row;
                     P::Parcel::tainted(leg.value)
                 } else {
                     P::Parcel::clean(leg.value)
@@ -356,6 +413,7 @@ impl<P: Policy> Walk<P> {
                     if f.hop < hop_in {
                         hop_in = f.hop;
                         parent = leg.holder;
+                        self.from_row = leg.row;
                     }
                 }
                 p
@@ -389,6 +447,12 @@ impl<P: Policy> Walk<P> {
                         &mut self.slots[leg.holder as usize].h,
                         P::Parcel::clean(leg.value),
                     );
+                }
+            }
+            if !self.own_history.is_empty() {
+                let rows = self.ins.iter().chain(&self.outs).map(|l| l.row);
+                for r in rows.filter(|&r| r != NONE) {
+                    self.own_history[r as usize] = true;
                 }
             }
             return;
@@ -428,32 +492,59 @@ impl<P: Policy> Walk<P> {
         if taint == 0 {
             if leg.holder != NONE {
                 P::deposit(&mut self.slots[leg.holder as usize].h, p);
+                if !self.own_history.is_empty() && leg.row != NONE {
+                    self.own_history[leg.row as usize] = true;
+                }
             }
             return;
         }
+        let outcome = self.deliver_tainted(event, leg, flags, p, hop, parent);
+        if let Some(moves) = &mut self.moves {
+            moves.push(MoveRec {
+                event,
+                from: self.from_row,
+                to: leg.row,
+                parent,
+                value: leg.value,
+                taint,
+                hop,
+                outcome,
+            });
+        }
+    }
+
+    fn deliver_tainted(
+        &mut self,
+        event: u32,
+        leg: Leg,
+        flags: u8,
+        p: P::Parcel,
+        hop: u32,
+        parent: u32,
+    ) -> Outcome {
+        let taint = p.taint();
         if flags & SEED != 0 {
             self.summary.returned_to_seeds += taint;
-            return;
+            return Outcome::ReturnedToSeed;
         }
         if leg.holder == NONE {
             // Backward into a coin created outside the data: the trail leaves what we hold.
             self.summary.left_data += taint;
-            return;
+            return Outcome::LeftData;
         }
         if hop > self.max_hops {
             self.summary.cut_by_hops += taint;
             P::deposit(&mut self.slots[leg.holder as usize].h, p.launder());
-            return;
+            return Outcome::BeyondHops;
         }
         if taint < self.dust {
-            self.summary.dust += taint;
-            if leg.row != NONE {
-                let d = self.dust_rows.entry(leg.row).or_default();
-                d.0 += taint;
-                d.1 += 1;
-            }
-            P::deposit(&mut self.slots[leg.holder as usize].h, p.launder());
-            return;
+            self.dust_to(leg, taint, p);
+            return Outcome::Dust;
+        }
+        if flags & EXIT == 0 && self.is_spray(leg.row, taint) {
+            *self.sprayed.entry(leg.row).or_default() += taint;
+            self.dust_to(leg, taint, p);
+            return Outcome::Spray;
         }
         if flags & EXIT != 0 {
             self.summary.exited += taint;
@@ -466,7 +557,7 @@ impl<P: Policy> Walk<P> {
             acc.amount += taint;
             acc.count += 1;
             P::deposit(&mut self.slots[leg.holder as usize].h, p.launder());
-            return;
+            return Outcome::Exit;
         }
         P::deposit(&mut self.slots[leg.holder as usize].h, p);
         let h = leg.holder as usize;
@@ -480,6 +571,28 @@ impl<P: Policy> Walk<P> {
                 self.slots[r].first_holder = leg.holder;
             }
         }
+        Outcome::Held
+    }
+
+    /// The value arrives clean and the taint is counted as dust.
+    fn dust_to(&mut self, leg: Leg, taint: Amount, p: P::Parcel) {
+        self.summary.dust += taint;
+        if leg.row != NONE {
+            let d = self.dust_rows.entry(leg.row).or_default();
+            d.0 += taint;
+            d.1 += 1;
+        }
+        P::deposit(&mut self.slots[leg.holder as usize].h, p.launder());
+    }
+
+    /// The spray rule of [`TraceSpec::spray_max`].
+    fn is_spray(&self, row: u32, taint: Amount) -> bool {
+        self.spray_max > 0
+            && row != NONE
+            && taint <= self.spray_max
+            && self.own_history[row as usize]
+            && self.slots[row as usize].received == 0
+            && self.sprayed.get(&row).copied().unwrap_or(0) + taint <= self.spray_max
     }
 
     fn path(&self, g: &Graph, mut event: u32, mut parent: u32) -> Vec<String> {
@@ -613,12 +726,55 @@ impl<P: Policy> Walk<P> {
                 .then_with(|| a.address.cmp(&b.address))
                 .then_with(|| a.asset.cmp(&b.asset))
         });
+        let movements = self
+            .moves
+            .take()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| {
+                // A UTXO output without an address has no row.
+                let (to, asset) = if m.to == NONE {
+                    (NONE, 0)
+                } else {
+                    row_asset(m.to)
+                };
+                let name_of = |a: u32| {
+                    if a == NONE {
+                        String::new()
+                    } else {
+                        g.addresses[a as usize].to_string()
+                    }
+                };
+                let e = m.event as usize;
+                Movement {
+                    block: g.block[e],
+                    time: g.time[e],
+                    tx: g.tx_names.get(g.tx[e]).to_owned(),
+                    from: if m.from == NONE {
+                        String::new()
+                    } else {
+                        name_of(row_asset(m.from).0)
+                    },
+                    to: name_of(to),
+                    asset: g.assets[asset as usize].to_string(),
+                    value: m.value,
+                    taint: m.taint,
+                    hop: m.hop,
+                    outcome: m.outcome,
+                    label: (m.outcome == Outcome::Exit)
+                        .then(|| exit_label.get(&to).map(|&i| spec.stop_at[i].1.clone()))
+                        .flatten(),
+                    path: self.path(g, m.event, m.parent),
+                }
+            })
+            .collect();
         TraceResult {
             policy: P::NAME,
             direction: spec.direction,
             addresses,
             exits,
             summary: self.summary,
+            movements,
         }
     }
 }

@@ -248,3 +248,143 @@ fn a1_backward_from_c() {
         "B received from A after C did: not an origin"
     );
 }
+
+/// A1 under haircut, listing movements: each tainted movement with the exact taint it
+/// carried (hand-worked above: 3/10 of each 4,000,000), its hop and its path.
+#[test]
+fn a1_movements_are_listed_with_taint_hop_and_path() {
+    use ashiato_trace::Outcome;
+    let spec = TraceSpec {
+        movements: true,
+        ..seeds(&["S"])
+    };
+    let r = trace(&a1(), &spec, PolicyName::Haircut).unwrap();
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Amount,
+        Amount,
+        u32,
+        Outcome,
+        Vec<&'a str>,
+    );
+    let got: Vec<Row> = r
+        .movements
+        .iter()
+        .map(|m| {
+            (
+                m.tx.as_str(),
+                m.from.as_str(),
+                m.to.as_str(),
+                m.value,
+                m.taint,
+                m.hop,
+                m.outcome,
+                m.path.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "theft",
+                "S",
+                "A",
+                3_000_000,
+                3_000_000,
+                1,
+                Outcome::Held,
+                vec!["theft"]
+            ),
+            (
+                "ab",
+                "A",
+                "B",
+                4_000_000,
+                1_200_000,
+                2,
+                Outcome::Held,
+                vec!["theft", "ab"]
+            ),
+            (
+                "ac",
+                "A",
+                "C",
+                4_000_000,
+                1_200_000,
+                2,
+                Outcome::Held,
+                vec!["theft", "ac"]
+            ),
+        ]
+    );
+    assert_eq!(r.movements[1].block, 4);
+    assert_eq!(r.movements[1].time, 4);
+    // Off by default: full-graph traces pay nothing for it.
+    assert!(trace(&a1(), &seeds(&["S"]), PolicyName::Haircut)
+        .unwrap()
+        .movements
+        .is_empty());
+}
+
+/// The dust-spray rule: T (the thief, holding taint) sends 100 to P, an address with
+/// history of its own, and 100 to F, a fresh address; then 900 more to P in two pieces.
+/// P is a bystander for the first 100 (spray), and again for the next 400 (500 in total,
+/// the limit), but the third piece would take it over the limit and makes it a holder.
+/// F has no history: it is a holder. P's later payment to Q carries no taint while P is
+/// only sprayed upon.
+#[test]
+fn spray_onto_accounts_with_history_is_dust_not_a_new_holder() {
+    use ashiato_trace::Outcome;
+    let g = account_graph(&[
+        transfer(1, "own", "X", "P", 10_000),
+        transfer(2, "theft", "S", "T", 1_000_000),
+        transfer(3, "s1", "T", "P", 100),
+        transfer(4, "s2", "T", "F", 100),
+        transfer(5, "p1", "P", "Q", 5_000),
+        transfer(6, "s3", "T", "P", 400),
+        transfer(7, "s4", "T", "P", 500),
+    ]);
+    let spec = TraceSpec {
+        movements: true,
+        spray_max: 500,
+        ..seeds(&["S"])
+    };
+    for policy in [PolicyName::Poison, PolicyName::Haircut, PolicyName::Fifo] {
+        let r = trace(&g, &spec, policy).unwrap();
+        let outcomes: Vec<(&str, Outcome)> = r
+            .movements
+            .iter()
+            .map(|m| (m.tx.as_str(), m.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("theft", Outcome::Held),
+                ("s1", Outcome::Spray),
+                ("s2", Outcome::Held),
+                ("s3", Outcome::Spray),
+                ("s4", Outcome::Held),
+            ],
+            "{policy}"
+        );
+        assert_eq!(
+            r.taint_of("Q", "uXEM"),
+            0,
+            "{policy}: a sprayed bystander's payment is clean"
+        );
+        assert_eq!(
+            r.taint_of("P", "uXEM"),
+            500,
+            "{policy}: P a holder from s4 on"
+        );
+        let p = r.addresses.iter().find(|a| a.address == "P").unwrap();
+        assert_eq!((p.dust, p.dust_transfers), (500, 2), "{policy}");
+        assert_eq!(r.summary.dust, 500, "{policy}");
+    }
+    // Without the rule every piece makes a holder, and P's payment to Q carries taint.
+    let r = trace(&g, &seeds(&["S"]), PolicyName::Poison).unwrap();
+    assert_eq!(r.taint_of("Q", "uXEM"), 5_000);
+}
