@@ -500,6 +500,23 @@ impl Store {
         Ok(out)
     }
 
+    /// The watch state's entries from `start` (inclusive) to the end of `prefix`.
+    pub fn watch_scan_from(
+        &self,
+        prefix: &str,
+        start: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.watch.range(start.as_bytes()..) {
+            let (k, v) = kv.into_inner()?;
+            if !k.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Writes (`Some`) and removes (`None`) watch entries in one durable batch: all or
     /// none survive a crash.
     pub fn watch_write(&mut self, changes: &[(String, Option<Vec<u8>>)]) -> Result<(), StoreError> {

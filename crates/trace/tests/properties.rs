@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ashiato_model::{
     Address, Amount, Asset, Chain, OutPoint, Transfer, TxIn, TxOut, UtcTime, UtxoTx,
 };
-use ashiato_trace::{trace, GraphBuilder, PolicyName, TraceSpec};
+use ashiato_trace::{trace, GraphBuilder, Outcome, PolicyName, TraceSpec};
 use proptest::prelude::*;
 
 fn addr(i: u8) -> Address {
@@ -21,11 +21,13 @@ fn transfers() -> impl Strategy<Value = Vec<(u8, u8, u64, bool)>> {
     )
 }
 
-fn limits() -> impl Strategy<Value = (Option<u32>, Amount, bool)> {
+fn limits() -> impl Strategy<Value = (Option<u32>, Amount, bool, Amount)> {
     (
         prop::option::of(1u32..4),
         prop_oneof![Just(0u128), 1u128..10_000_000_000],
         any::<bool>(),
+        // The dust-spray rule off, or on with a limit.
+        prop_oneof![Just(0u128), 1u128..50_000_000_000],
     )
 }
 
@@ -33,7 +35,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn account_taint_is_conserved_and_bounded(ts in transfers(), (max_hops, dust, exit) in limits()) {
+    fn account_taint_is_conserved_and_bounded(ts in transfers(), (max_hops, dust, exit, spray_max) in limits()) {
         let mut b = GraphBuilder::new(Chain::Generic);
         let mut received: HashMap<(String, String), Amount> = HashMap::new();
         for (i, &(f, t, amount, second_asset)) in ts.iter().enumerate() {
@@ -56,12 +58,19 @@ proptest! {
             seeds: vec![addr(0)],
             max_hops,
             dust,
+            spray_max,
+            movements: true,
             stop_at: if exit { vec![(addr(5), "exchange".into())] } else { vec![] },
             ..TraceSpec::default()
         };
         for p in PolicyName::ALL {
             let r = trace(&g, &spec, p).unwrap();
             let s = &r.summary;
+            // The movement list accounts for the summary: what went to exits and to dust.
+            let moved = |o: &[Outcome]| r.movements.iter().filter(|m| o.contains(&m.outcome)).map(|m| m.taint).sum::<Amount>();
+            prop_assert_eq!(moved(&[Outcome::Exit]), s.exited, "{} exits", p);
+            prop_assert_eq!(moved(&[Outcome::Dust, Outcome::Spray]), s.dust, "{} dust", p);
+            prop_assert_eq!(moved(&[Outcome::BeyondHops]), s.cut_by_hops, "{} hops", p);
             if p.conserves() {
                 prop_assert_eq!(s.accounted(), s.entered, "{} loses or creates taint: {:?}", p, s);
             }
@@ -83,7 +92,7 @@ proptest! {
         txs in prop::collection::vec(
             (prop::collection::vec(0usize..1000, 0..4), prop::collection::vec(1u64..5_000_000_000, 1..4), 0u64..1000, 0u8..5),
             1..25),
-        (max_hops, dust, exit) in limits(),
+        (max_hops, dust, exit, spray_max) in limits(),
     ) {
         // Coins are spent at most once: pick inputs from the unspent outputs so far.
         let mut unspent: Vec<(String, u32, Amount)> = Vec::new();
@@ -118,12 +127,19 @@ proptest! {
             seeds: vec![addr(0)],
             max_hops,
             dust,
+            spray_max,
+            movements: true,
             stop_at: if exit { vec![(addr(5), "exchange".into())] } else { vec![] },
             ..TraceSpec::default()
         };
         for p in PolicyName::ALL {
             let r = trace(&g, &spec, p).unwrap();
             let s = &r.summary;
+            // The movement list accounts for the summary: what went to exits and to dust.
+            let moved = |o: &[Outcome]| r.movements.iter().filter(|m| o.contains(&m.outcome)).map(|m| m.taint).sum::<Amount>();
+            prop_assert_eq!(moved(&[Outcome::Exit]), s.exited, "{} exits", p);
+            prop_assert_eq!(moved(&[Outcome::Dust, Outcome::Spray]), s.dust, "{} dust", p);
+            prop_assert_eq!(moved(&[Outcome::BeyondHops]), s.cut_by_hops, "{} hops", p);
             if p.conserves() {
                 prop_assert_eq!(s.accounted(), s.entered, "{} loses or creates taint: {:?}", p, s);
             }

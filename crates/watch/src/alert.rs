@@ -69,6 +69,13 @@ pub struct Alert {
     pub label: Option<String>,
     /// One sentence for the person on call.
     pub detail: String,
+    /// The n-th identical movement of the same transaction (0 for the first; omitted).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeat: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Alert {
@@ -147,6 +154,7 @@ mod tests {
             path: vec!["t".into()],
             label: None,
             detail: String::new(),
+            repeat: 0,
         }
     }
 

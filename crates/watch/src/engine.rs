@@ -52,6 +52,24 @@ pub struct WatchConfig {
     pub appeal: String,
 }
 
+impl WatchConfig {
+    /// Watches `incidents` under `policy` with every limit off, no custody wallets and the
+    /// default drain rules; set the rest with struct update syntax.
+    pub fn new(chain: Chain, incidents: Vec<Incident>, policy: PolicyName) -> WatchConfig {
+        WatchConfig {
+            chain,
+            incidents,
+            policy,
+            dust: 0,
+            spray_max: 0,
+            max_hops: None,
+            custody: Vec::new(),
+            drain: DrainRules::default(),
+            appeal: String::new(),
+        }
+    }
+}
+
 /// An address listed in the feed: it holds taint of an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listed {
@@ -226,6 +244,7 @@ pub fn evaluate(store: &Store, cfg: &WatchConfig) -> Result<Desired, WatchError>
                     path: m.path,
                     label: m.label,
                     detail,
+                    repeat: 0,
                 });
             }
         }
@@ -252,11 +271,20 @@ pub fn evaluate(store: &Store, cfg: &WatchConfig) -> Result<Desired, WatchError>
                 path: vec![d.tx.clone()],
                 label: None,
                 detail: d.detail.clone(),
+                repeat: 0,
             });
         }
     }
     // Chain order across incidents and drains; ties keep their order.
     out.alerts.sort_by_key(|a| a.block);
+    // Identical movements of one transaction (two equal transfers, two equal outputs to
+    // one address) are distinct alerts: number the repeats so their ids differ.
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    for a in &mut out.alerts {
+        let n = seen.entry(a.id()).or_default();
+        a.repeat = *n;
+        *n += 1;
+    }
     Ok(out)
 }
 
@@ -282,11 +310,11 @@ fn feed_key(seq: u64) -> String {
 }
 
 fn listed_key(k: &ListKey) -> String {
-    format!("listed/{}/{}/{}", k.0, k.1, k.2)
+    format!("listed/{}\0{}\0{}", k.0, k.1, k.2)
 }
 
 fn suppressed_key(k: &ListKey) -> String {
-    format!("suppressed/{}/{}/{}", k.0, k.1, k.2)
+    format!("suppressed/{}\0{}\0{}", k.0, k.1, k.2)
 }
 
 fn corrupt(key: &str, why: impl ToString) -> WatchError {
@@ -546,14 +574,11 @@ pub fn revoke(
 
 /// The log records after `seq`, in order.
 pub fn records_after(store: &Store, seq: u64) -> Result<Vec<Record>, WatchError> {
-    let mut out = Vec::new();
-    for (k, v) in store.watch_scan("log/")? {
-        let r: Record = read_json(&k, &v)?;
-        if r.seq > seq {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    store
+        .watch_scan_from("log/", &log_key(seq + 1))?
+        .into_iter()
+        .map(|(k, v)| read_json(&k, &v))
+        .collect()
 }
 
 /// The feed's signed lines, in order.

@@ -211,7 +211,8 @@ impl Hub {
         st.watchlist = engine::watchlist(store)?;
         let tip = st.records.last().map_or(0, |r| r.seq);
         drop(st);
-        self.tip.send_replace((tip, false));
+        // Keep the closed flag: a refresh after `close` must not reopen streams.
+        self.tip.send_modify(|t| t.0 = tip);
         Ok(())
     }
 
@@ -277,12 +278,14 @@ async fn alerts_sse(
                         .data(r.line());
                     return Some((Ok::<_, Infallible>(ev), (hub, rx, since, queue)));
                 }
+                // Mark the signal seen before looking: a refresh landing in between
+                // then wakes `changed` instead of being lost.
+                let (_, closed) = *rx.borrow_and_update();
                 queue = hub.after(since);
                 queue.reverse();
                 if !queue.is_empty() {
                     continue;
                 }
-                let (_, closed) = *rx.borrow_and_update();
                 if closed || rx.changed().await.is_err() {
                     // Closed: send what arrived meanwhile, then end.
                     queue = hub.after(since);
