@@ -650,3 +650,56 @@ fn a_bitcoin_watch_alerts_on_satoshis_payment_to_hal_finney() {
         ]
     );
 }
+
+/// A node that fails (HTTP 503, an HTML page, a truncated answer, more than the client's
+/// retries) makes rounds fail, not the watch: it says so on stderr, asks again, and in the
+/// end has written exactly the alerts of an undisturbed watch.
+#[test]
+fn a_failing_node_fails_rounds_not_the_watch() {
+    use ashiato_nem::replay::Fault;
+    let f = coincheck::build(coincheck::SEED);
+    let last = f.blocks.last().unwrap().height;
+    let server = ReplayServer::start(f.blocks.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    prepared_store(dir.path(), &f);
+    for fault in [
+        Fault::Status(503),
+        Fault::Status(503),
+        Fault::Garbage,
+        Fault::Truncate,
+        Fault::Status(500),
+        Fault::Garbage,
+        Fault::Status(503),
+        Fault::Truncate,
+    ] {
+        server.push_fault(fault);
+    }
+    // The same command, with its progress lines on stderr.
+    let cmd = coincheck_watch(dir.path(), &server.url(), &f.hot_wallet, last);
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a != "--quiet")
+        .collect();
+    let out = Command::new(bin())
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("node {}", server.url())) && stderr.contains("asking again"),
+        "{stderr}"
+    );
+    let got: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 110);
+    let seqs: Vec<u64> = got.iter().map(|v| v["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=110).collect::<Vec<_>>());
+    assert_eq!(got.iter().filter(|v| v["kind"] == "exit").count(), 15);
+}
