@@ -113,6 +113,31 @@ pub struct Synced {
     pub summary: Vec<String>,
 }
 
+impl Synced {
+    /// From the store's sync-loop report (Bitcoin and Ethereum).
+    fn of(r: &ashiato_store::sync::Report, summary: Vec<String>) -> Synced {
+        Synced {
+            from_height: r.from_height,
+            to_height: r.to_height,
+            blocks: r.blocks,
+            rolled_back_to: r.rolled_back_to,
+            summary,
+        }
+    }
+}
+
+impl SyncCommon {
+    /// The options of a JSON-RPC sync (Bitcoin Core, Ethereum).
+    fn rpc_options(&self) -> ashiato_store::sync::RpcSyncOptions {
+        ashiato_store::sync::RpcSyncOptions {
+            batch_blocks: self.batch,
+            concurrency: self.concurrency,
+            until: self.until,
+            start: self.start,
+        }
+    }
+}
+
 impl NodeCmd {
     pub fn chain(&self) -> ashiato_model::Chain {
         use ashiato_model::Chain;
@@ -201,39 +226,18 @@ impl Client {
         let url = &self.url;
         Ok(match &self.inner {
             Inner::Bitcoin(client) => {
-                let r = ashiato_btc::sync::sync(
-                    store,
-                    client,
-                    &ashiato_btc::sync::SyncOptions {
-                        batch_blocks: c.batch,
-                        concurrency: c.concurrency,
-                        until: c.until,
-                        start: c.start,
-                    },
-                )?;
-                Synced {
-                    from_height: r.from_height,
-                    to_height: r.to_height,
-                    blocks: r.blocks,
-                    rolled_back_to: r.rolled_back_to,
-                    summary: vec![format!(
+                let r = ashiato_btc::sync::sync(store, client, &c.rpc_options())?;
+                Synced::of(
+                    &r,
+                    vec![format!(
                         "bitcoin {}: heights {}..{}, {} blocks, {} transactions added, {} duplicates",
                         url, r.from_height, r.to_height, r.blocks, r.added, r.duplicates
                     )],
-                }
+                )
             }
             Inner::Ethereum(client) => {
                 use ashiato_eth::rpc::TraceMode;
-                let r = ashiato_eth::sync::sync(
-                    store,
-                    client,
-                    &ashiato_eth::sync::SyncOptions {
-                        batch_blocks: c.batch,
-                        concurrency: c.concurrency,
-                        until: c.until,
-                        start: c.start,
-                    },
-                )?;
+                let r = ashiato_eth::sync::sync(store, client, &c.rpc_options())?;
                 let t = &r.tally;
                 let mut summary = vec![
                     format!(
@@ -252,13 +256,7 @@ impl Client {
                     Some(m) => summary.push(format!("  internal transfers from {m:?} traces")),
                     None => {}
                 }
-                Synced {
-                    from_height: r.run.from_height,
-                    to_height: r.run.to_height,
-                    blocks: r.run.blocks,
-                    rolled_back_to: r.run.rolled_back_to,
-                    summary,
-                }
+                Synced::of(&r.run, summary)
             }
             Inner::Nem(client, namespaces) => {
                 use ashiato_nem::sync::{Fetch, SyncOptions};

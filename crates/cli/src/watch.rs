@@ -194,7 +194,7 @@ pub fn watch(a: WatchArgs) -> Result<()> {
                     if let Some(h) = followed.rolled_back_to {
                         eprintln!("reorganisation: rolled back to height {h}");
                     }
-                    if let Some(s) = step.filter(|s| s.issued + s.retracted + s.notices > 0) {
+                    if let Some(s) = step.filter(|s| s.wrote()) {
                         eprintln!(
                             "height {}: {} alerts, {} retracted, {} feed notices",
                             followed.height, s.issued, s.retracted, s.notices

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, Event, Kind, Priority, Record};
 use crate::drain::{self, DrainRules};
-use crate::feed::{self, Action, FeedKey, Notice};
+use crate::feed::{self, Action, FeedKey, FeedWriter, Notice};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -298,8 +298,14 @@ pub struct StepReport {
     pub last_seq: u64,
 }
 
+impl StepReport {
+    /// Did the step write anything?
+    pub fn wrote(&self) -> bool {
+        self.issued + self.retracted + self.notices > 0
+    }
+}
+
 const NEXT_SEQ: &str = "next-seq";
-const FEED_HEAD: &str = "feed-head";
 
 fn log_key(seq: u64) -> String {
     format!("log/{seq:020}")
@@ -328,11 +334,14 @@ fn read_json<T: for<'de> Deserialize<'de>>(key: &str, v: &[u8]) -> Result<T, Wat
     serde_json::from_slice(v).map_err(|e| corrupt(key, e))
 }
 
-/// The feed's head: the last notice's seq and the hash of its line.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct FeedHead {
-    seq: u64,
-    hash: String,
+/// Where the feed goes on: after its last stored line.
+fn feed_writer(store: &Store) -> Result<FeedWriter, WatchError> {
+    let last = store.watch_scan("feed/")?.pop();
+    let line = last.map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()));
+    match &line {
+        None => Ok(FeedWriter::new()),
+        Some((k, l)) => FeedWriter::after(Some(l)).map_err(|why| corrupt(k, why)),
+    }
 }
 
 /// A watch over one store: the config and the feed key.
@@ -431,10 +440,7 @@ impl Watcher {
         report.last_seq = next_seq - 1;
 
         // The feed: listed now vs listed by the notices so far.
-        let mut head: FeedHead = match store.watch_get(FEED_HEAD)? {
-            Some(v) => read_json(FEED_HEAD, &v)?,
-            None => FeedHead::default(),
-        };
+        let mut writer = feed_writer(store)?;
         let mut listed: BTreeMap<ListKey, Notice> = BTreeMap::new();
         for (k, v) in store.watch_scan("listed/")? {
             let n: Notice = read_json(&k, &v)?;
@@ -480,14 +486,10 @@ impl Watcher {
             notices.push((k.clone(), revoke));
         }
         for (k, n) in notices {
-            append_notice(&mut changes, &mut head, &self.key, &k, n);
+            append_notice(&mut changes, &mut writer, &self.key, &k, n);
             report.notices += 1;
         }
-        changes.push((
-            FEED_HEAD.into(),
-            Some(serde_json::to_vec(&head).expect("serialises")),
-        ));
-        if report.issued + report.retracted + report.notices > 0 {
+        if report.wrote() {
             store.watch_write(&changes)?;
         }
         Ok(report)
@@ -517,18 +519,14 @@ impl Watcher {
 /// Signs `n` as the feed's next notice and queues it, with the listing change it makes.
 fn append_notice(
     changes: &mut Vec<(String, Option<Vec<u8>>)>,
-    head: &mut FeedHead,
+    writer: &mut FeedWriter,
     key: &FeedKey,
     k: &ListKey,
     mut n: Notice,
-) {
-    n.seq = head.seq + 1;
-    n.prev = head.hash.clone();
+) -> u64 {
+    (n.seq, n.prev) = writer.next();
     let line = feed::line(&key.sign(n.clone()));
-    *head = FeedHead {
-        seq: n.seq,
-        hash: feed::line_hash(&line),
-    };
+    writer.push(&line);
     changes.push((feed_key(n.seq), Some(line.into_bytes())));
     let lk = listed_key(k);
     if n.action == Action::Revoke {
@@ -536,6 +534,7 @@ fn append_notice(
     } else {
         changes.push((lk, Some(serde_json::to_vec(&n).expect("notices serialise"))));
     }
+    n.seq
 }
 
 /// Takes an address off the feed for good (an appeal was granted): a signed revoke
@@ -555,18 +554,10 @@ pub fn revoke(
     let mut seq = None;
     if let Some(v) = store.watch_get(&lk)? {
         let mut n: Notice = read_json(&lk, &v)?;
-        let mut head: FeedHead = match store.watch_get(FEED_HEAD)? {
-            Some(v) => read_json(FEED_HEAD, &v)?,
-            None => FeedHead::default(),
-        };
         n.action = Action::Revoke;
         n.reason = reason.to_owned();
-        append_notice(&mut changes, &mut head, key, &k, n);
-        seq = Some(head.seq);
-        changes.push((
-            FEED_HEAD.into(),
-            Some(serde_json::to_vec(&head).expect("serialises")),
-        ));
+        let mut writer = feed_writer(store)?;
+        seq = Some(append_notice(&mut changes, &mut writer, key, &k, n));
     }
     store.watch_write(&changes)?;
     Ok(seq)

@@ -54,6 +54,7 @@ pub fn run(
 ) -> Result<(), WatchError> {
     let stop = &opts.stop;
     let mut first = true;
+    let mut hub_loaded = false;
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         let followed = match follow(store) {
@@ -79,8 +80,11 @@ pub fn run(
                 Err(crate::sink::DeliverError::Sink(e)) => progress(Progress::SinkError(&e)),
             }
         }
-        if let Some(h) = hub {
+        // The hub holds what the store said at start and after each step that wrote.
+        if let Some(h) = hub.filter(|_| !hub_loaded || step.as_ref().is_some_and(StepReport::wrote))
+        {
             h.refresh(store)?;
+            hub_loaded = true;
         }
         if let Some(f) = followed {
             progress(Progress::Round {
