@@ -5,6 +5,8 @@ pub mod coincheck;
 pub mod demo;
 pub mod load;
 pub mod node;
+pub mod report;
+pub mod serve;
 pub mod utxo;
 pub mod watch;
 

@@ -1,7 +1,7 @@
 //! `ashiato`: the command line. It only wires the library crates together: readers from
 //! `ashiato-ingest`, the store from `ashiato-store`, the walker from `ashiato-trace`.
 
-use ashiato::{demo, load, node, utxo, watch, InputFormat};
+use ashiato::{demo, load, node, report, serve, utxo, watch, InputFormat};
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -56,10 +56,17 @@ enum Cmd {
     /// Follow a node and alert within one block when tainted value moves: JSON lines on
     /// stdout, webhooks, server-sent events; keep the signed taint feed and the
     /// watchlist; detect custody-wallet drains. Survives kills and reorganisations.
-    Watch(watch::WatchArgs),
+    Watch(Box<watch::WatchArgs>),
     /// The signed taint feed: export it, print its key, verify a copy offline, revoke a
     /// listing.
     Feed(watch::FeedArgs),
+    /// Serve the screening API, the tracking site and evidence reports from the store.
+    Serve(serve::ServeArgs),
+    /// API keys for the service's writes: add (prints the key once), list, revoke.
+    Apikey(serve::ApikeyArgs),
+    /// Evidence reports and exports of a stored incident (HTML, PDF, CSV, JSON, GraphML),
+    /// and checking a report against the store it claims to come from.
+    Report(report::ReportArgs),
 }
 
 #[derive(Args, Clone)]
@@ -209,8 +216,11 @@ fn main() -> Result<()> {
         Cmd::Cluster(a) => utxo::cluster(a, &mut io::stdout().lock()),
         Cmd::Peel(a) => utxo::peel(a, &mut io::stdout().lock()),
         Cmd::Deposits(a) => node::deposits(a, &mut io::stdout().lock()),
-        Cmd::Watch(a) => watch::watch(a),
+        Cmd::Watch(a) => watch::watch(*a),
         Cmd::Feed(a) => watch::feed(a, &mut io::stdout().lock()),
+        Cmd::Serve(a) => serve::serve(a),
+        Cmd::Apikey(a) => serve::apikey(a, &mut io::stdout().lock()),
+        Cmd::Report(a) => report::report(a, &mut io::stdout().lock()),
     }
 }
 

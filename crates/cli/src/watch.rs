@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use ashiato_model::{Address, Amount};
+use ashiato_net::Serving;
+use ashiato_serve::index::IndexOptions;
+use ashiato_serve::{ServeOptions, Service};
 use ashiato_store::Store;
 use ashiato_trace::PolicyName;
 use ashiato_watch::drain::DrainRules;
@@ -65,6 +68,11 @@ pub struct WatchArgs {
     /// (e.g. 127.0.0.1:8610).
     #[arg(long, global = true)]
     sse: Option<SocketAddr>,
+    /// Also serve the screening API and the tracking site on this address (e.g.
+    /// 127.0.0.1:8080), rebuilt after every block that changed an alert; the site's
+    /// live panel shows alerts as they are written.
+    #[arg(long, global = true)]
+    serve: Option<SocketAddr>,
     /// Milliseconds between asking the node for new blocks.
     #[arg(long, default_value_t = 1000, global = true)]
     poll_ms: u64,
@@ -123,6 +131,7 @@ pub fn watch(a: WatchArgs) -> Result<()> {
             key.public_hex()
         );
     }
+    let watcher_incidents: Vec<String> = incidents.iter().map(|i| i.name.clone()).collect();
     let watcher = Watcher::new(
         WatchConfig {
             chain,
@@ -165,8 +174,40 @@ pub fn watch(a: WatchArgs) -> Result<()> {
         }
         None => None,
     };
+    let web = match a.serve {
+        Some(addr) => {
+            let index = IndexOptions {
+                policies: vec![a.policy],
+                dust: a.dust,
+                spray_max: a.spray_max,
+                max_hops: a.max_hops,
+                only: watcher_incidents.clone(),
+                ..IndexOptions::default()
+            };
+            hub.refresh(&store)?;
+            let (service, backend) = Service::new(
+                &store,
+                ServeOptions {
+                    index,
+                    ..ServeOptions::default()
+                },
+                hub.clone(),
+            )?;
+            let s = Serving::start(addr, service.router())
+                .with_context(|| format!("--serve {addr}"))?;
+            eprintln!("listening on {}", s.url());
+            Some((s, backend))
+        }
+        None => None,
+    };
+    let backend = web.as_ref().map(|w| &w.1);
     let quiet = a.quiet;
     let mut follow = |store: &mut Store| -> Result<Followed, String> {
+        // Writes the API queued (incidents, labels) go in between rounds: the watch
+        // owns the store.
+        if let Some(b) = backend {
+            b.apply_pending(store).map_err(|e| e.to_string())?;
+        }
         let r = client.sync(store, &c).map_err(|e| format!("{e:#}"))?;
         Ok(Followed {
             height: r.to_height,
@@ -179,7 +220,16 @@ pub fn watch(a: WatchArgs) -> Result<()> {
         &watcher,
         &mut follow,
         &mut sinks,
-        Some(&hub),
+        &mut |s| {
+            hub.refresh(s)?;
+            if let Some(b) = backend {
+                // A failed rebuild keeps the previous index serving; the next write retries.
+                if let Err(e) = b.rebuild(s) {
+                    eprintln!("screening index not rebuilt: {e}");
+                }
+            }
+            Ok(())
+        },
         &RunOptions {
             poll: Duration::from_millis(a.poll_ms),
             until_height: c.until,

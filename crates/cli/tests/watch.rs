@@ -703,3 +703,123 @@ fn a_failing_node_fails_rounds_not_the_watch() {
     assert_eq!(seqs, (1..=110).collect::<Vec<_>>());
     assert_eq!(got.iter().filter(|v| v["kind"] == "exit").count(), 15);
 }
+
+/// `watch --serve`: the screening API follows the chain the watch syncs, and a write made
+/// through the API while the watch owns the store lands between rounds.
+#[test]
+fn a_watch_with_serve_screens_what_it_has_synced_and_takes_writes() {
+    let f = coincheck::build(coincheck::SEED);
+    let last = f.blocks.last().unwrap().height;
+    let per_block = alerts_per_block(&f);
+    let first_alert_block = *per_block.keys().next().unwrap();
+    let total: usize = per_block.values().sum();
+    let server = ReplayServer::start(f.blocks.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    prepared_store(dir.path(), &f);
+    let key = run_ok(&[
+        "apikey",
+        "add",
+        "ops",
+        "--store",
+        dir.path().to_str().unwrap(),
+    ]);
+    let key = key.trim().to_owned();
+    server.set_tip(first_alert_block - 1);
+    let mut child = Command::new(bin())
+        .args(["watch", "--store"])
+        .arg(dir.path())
+        .args(["--poll-ms", "20", "--batch", "1", "--quiet"])
+        .args(["--spray-max", &SPRAY_MAX.to_string()])
+        .args(["--custody", f.hot_wallet.as_str()])
+        .args(["--serve", "127.0.0.1:0"])
+        .args(["nem", "--node", &server.url()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first stderr line: {first:?}"))
+        .to_owned();
+    let http = reqwest::blocking::Client::new();
+    let get = |path: &str| -> Value {
+        http.get(format!("{url}{path}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let hacker = f.hackers[0].to_string();
+    let screen = format!("/api/v1/screen/nem/{hacker}");
+    // Before the theft is on the stored chain, the first hacker account is clean.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get("/api/v1/health")["chains"][0]["last_block"].as_u64() != Some(first_alert_block - 1) {
+        assert!(Instant::now() < deadline, "the watch never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get(&screen)["tainted"], false);
+    server.set_tip(last);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let lines = http
+            .get(format!("{url}/api/v1/alerts.jsonl"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if lines.lines().count() >= total {
+            assert_eq!(lines.lines().count(), total);
+            break;
+        }
+        assert!(Instant::now() < deadline, "alerts never all arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The index is rebuilt after the step that wrote those alerts, before the next round.
+    std::thread::sleep(Duration::from_millis(200));
+    let v = get(&screen);
+    assert_eq!(v["tainted"], true);
+    // Poison: NC4 received the whole theft (the 11 published transfers).
+    assert_eq!(v["hits"][0]["policy"], "poison");
+    assert_eq!(
+        v["hits"][0]["taint"],
+        (coincheck::THEFT_TOTAL_XEM as u128 * XEM).to_string()
+    );
+    assert_eq!(v["hits"][0]["hop"], 1);
+    let exits: Vec<String> = get("/api/v1/incidents/coincheck-2018/exits")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| s(e, "label"))
+        .collect();
+    assert_eq!(exits, ["Zaif", "Binance", "Kuna", "YoBit"]);
+    // A write through the API while the watch holds the store: label the second hacker
+    // account an exchange; it becomes an exit of the rebuilt trace.
+    let h2 = f.hackers[1].to_string();
+    let r = http
+        .post(format!("{url}/api/v1/labels"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"chain": "nem", "labels": [
+            {"address": h2, "name": "Test exchange", "kind": "exchange", "source": "test", "confidence": 100}
+        ]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let exits = get("/api/v1/incidents/coincheck-2018/exits");
+    assert!(exits
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| s(e, "address") == h2 && s(e, "label") == "Test exchange"));
+    let r = http
+        .post(format!("{url}/api/v1/labels"))
+        .json(&serde_json::json!({"chain": "nem", "labels": []}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

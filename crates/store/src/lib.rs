@@ -485,13 +485,15 @@ impl Store {
         Ok(d)
     }
 
-    /// A value of the watch state.
-    pub fn watch_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    /// A value of the service state: small keyed records the services own (the watch's
+    /// alert log and feed under their prefixes, API key digests under `apikey/`). Kept in
+    /// the keyspace named `watch` on disk, which held only the watch's state at first.
+    pub fn state_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.watch.get(key.as_bytes())?.map(|v| v.to_vec()))
     }
 
-    /// The watch state's entries under `prefix`, in key order.
-    pub fn watch_scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    /// The service state's entries under `prefix`, in key order.
+    pub fn state_scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
         for kv in self.watch.prefix(prefix.as_bytes()) {
             let (k, v) = kv.into_inner()?;
@@ -500,8 +502,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The watch state's entries from `start` (inclusive) to the end of `prefix`.
-    pub fn watch_scan_from(
+    /// The service state's entries from `start` (inclusive) to the end of `prefix`.
+    pub fn state_scan_from(
         &self,
         prefix: &str,
         start: &str,
@@ -517,9 +519,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes (`Some`) and removes (`None`) watch entries in one durable batch: all or
+    /// Writes (`Some`) and removes (`None`) service-state entries in one durable batch: all or
     /// none survive a crash.
-    pub fn watch_write(&mut self, changes: &[(String, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+    pub fn state_write(&mut self, changes: &[(String, Option<Vec<u8>>)]) -> Result<(), StoreError> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         for (k, v) in changes {
             match v {

@@ -8,7 +8,7 @@
 //! coin and an output leg per created coin. A coin is a holder that is filled once and
 //! emptied once, so the same withdraw/deposit rules serve both families.
 
-use ashiato_model::{Address, Amount};
+use ashiato_model::{Address, Amount, Incident, Label};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,40 @@ pub struct TraceSpec {
     /// watch alerts on).
     #[serde(default)]
     pub movements: bool,
+}
+
+impl TraceSpec {
+    /// A forward trace of a stored incident: its seeds and seed transactions (those the
+    /// graph holds: a theft not yet on the stored chain has nothing to say), its start
+    /// time, stopping at every label of an exit kind. Limits are the caller's to set.
+    pub fn for_incident(incident: &Incident, labels: &[Label], graph: &Graph) -> TraceSpec {
+        TraceSpec {
+            seeds: incident
+                .seeds
+                .iter()
+                .filter(|s| graph.address_id(s).is_some())
+                .cloned()
+                .collect(),
+            seed_txs: incident
+                .seed_txs
+                .iter()
+                .filter(|t| !graph.tx_names.find(t).is_empty())
+                .cloned()
+                .collect(),
+            since: incident.since.map(|t| t.unix()),
+            stop_at: labels
+                .iter()
+                .filter(|l| l.kind.is_exit() && l.chain == graph.chain)
+                .map(|l| (l.address.clone(), l.name.clone()))
+                .collect(),
+            ..TraceSpec::default()
+        }
+    }
+
+    /// True when nothing in the graph can emit taint for this spec.
+    pub fn has_no_seeds(&self) -> bool {
+        self.seeds.is_empty() && self.seed_txs.is_empty()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

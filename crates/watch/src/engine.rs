@@ -100,11 +100,6 @@ pub fn evaluate(store: &Store, cfg: &WatchConfig) -> Result<Desired, WatchError>
     let mut out = Desired::default();
     let chain = cfg.chain.as_str().to_owned();
     let labels = store.labels(cfg.chain)?;
-    let stop_at: Vec<(Address, String)> = labels
-        .iter()
-        .filter(|l| l.kind.is_exit())
-        .map(|l| (l.address.clone(), l.name.clone()))
-        .collect();
     let incidents: Vec<&Incident> = cfg
         .incidents
         .iter()
@@ -115,33 +110,17 @@ pub fn evaluate(store: &Store, cfg: &WatchConfig) -> Result<Desired, WatchError>
         for inc in incidents {
             // The theft may not have happened yet: seeds absent from the chain so far
             // simply have nothing to say.
-            let seeds: Vec<Address> = inc
-                .seeds
-                .iter()
-                .filter(|s| graph.address_id(s).is_some())
-                .cloned()
-                .collect();
-            let seed_txs: Vec<String> = inc
-                .seed_txs
-                .iter()
-                .filter(|t| !graph.tx_names.find(t).is_empty())
-                .cloned()
-                .collect();
-            if seeds.is_empty() && seed_txs.is_empty() {
-                continue;
-            }
             let spec = TraceSpec {
-                seeds,
-                seed_txs,
-                since: inc.since.map(|t| t.unix()),
                 dust: cfg.dust,
                 spray_max: cfg.spray_max,
                 max_hops: cfg.max_hops,
-                stop_at: stop_at.clone(),
                 movements: true,
                 summary_only: true,
-                ..TraceSpec::default()
+                ..TraceSpec::for_incident(inc, &labels, &graph)
             };
+            if spec.has_no_seeds() {
+                continue;
+            }
             let r = ashiato_trace::trace(&graph, &spec, cfg.policy).map_err(|source| {
                 WatchError::Trace {
                     incident: inc.name.clone(),
@@ -336,7 +315,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(key: &str, v: &[u8]) -> Result<T, Wat
 
 /// Where the feed goes on: after its last stored line.
 fn feed_writer(store: &Store) -> Result<FeedWriter, WatchError> {
-    let last = store.watch_scan("feed/")?.pop();
+    let last = store.state_scan("feed/")?.pop();
     let line = last.map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()));
     match &line {
         None => Ok(FeedWriter::new()),
@@ -369,7 +348,7 @@ impl Watcher {
         rolled_back_to: Option<u64>,
     ) -> Result<StepReport, WatchError> {
         let desired = evaluate(store, &self.cfg)?;
-        let mut next_seq: u64 = match store.watch_get(NEXT_SEQ)? {
+        let mut next_seq: u64 = match store.state_get(NEXT_SEQ)? {
             Some(v) => read_json(NEXT_SEQ, &v)?,
             None => 1,
         };
@@ -378,7 +357,7 @@ impl Watcher {
 
         // Alerts: the active set is id → seq of the record that issued it.
         let mut active: BTreeMap<String, u64> = BTreeMap::new();
-        for (k, v) in store.watch_scan("active/")? {
+        for (k, v) in store.state_scan("active/")? {
             active.insert(k["active/".len()..].to_owned(), read_json(&k, &v)?);
         }
         let wanted: BTreeSet<String> = desired.alerts.iter().map(Alert::id).collect();
@@ -393,7 +372,7 @@ impl Watcher {
         for (seq, id) in gone {
             let k = log_key(seq);
             let v = store
-                .watch_get(&k)?
+                .state_get(&k)?
                 .ok_or_else(|| corrupt(&k, "an active alert's record is missing"))?;
             let issued: Record = read_json(&k, &v)?;
             let reason = match rolled_back_to {
@@ -442,12 +421,12 @@ impl Watcher {
         // The feed: listed now vs listed by the notices so far.
         let mut writer = feed_writer(store)?;
         let mut listed: BTreeMap<ListKey, Notice> = BTreeMap::new();
-        for (k, v) in store.watch_scan("listed/")? {
+        for (k, v) in store.state_scan("listed/")? {
             let n: Notice = read_json(&k, &v)?;
             listed.insert((n.address.clone(), n.asset.clone(), n.incident.clone()), n);
         }
         let mut suppressed: BTreeMap<String, String> = BTreeMap::new();
-        for (k, v) in store.watch_scan("suppressed/")? {
+        for (k, v) in store.state_scan("suppressed/")? {
             suppressed.insert(k, String::from_utf8_lossy(&v).into_owned());
         }
         let mut notices: Vec<(ListKey, Notice)> = Vec::new();
@@ -490,7 +469,7 @@ impl Watcher {
             report.notices += 1;
         }
         if report.wrote() {
-            store.watch_write(&changes)?;
+            store.state_write(&changes)?;
         }
         Ok(report)
     }
@@ -552,21 +531,21 @@ pub fn revoke(
     let mut changes = vec![(suppressed_key(&k), Some(reason.as_bytes().to_vec()))];
     let lk = listed_key(&k);
     let mut seq = None;
-    if let Some(v) = store.watch_get(&lk)? {
+    if let Some(v) = store.state_get(&lk)? {
         let mut n: Notice = read_json(&lk, &v)?;
         n.action = Action::Revoke;
         n.reason = reason.to_owned();
         let mut writer = feed_writer(store)?;
         seq = Some(append_notice(&mut changes, &mut writer, key, &k, n));
     }
-    store.watch_write(&changes)?;
+    store.state_write(&changes)?;
     Ok(seq)
 }
 
 /// The log records after `seq`, in order.
 pub fn records_after(store: &Store, seq: u64) -> Result<Vec<Record>, WatchError> {
     store
-        .watch_scan_from("log/", &log_key(seq + 1))?
+        .state_scan_from("log/", &log_key(seq + 1))?
         .into_iter()
         .map(|(k, v)| read_json(&k, &v))
         .collect()
@@ -575,7 +554,7 @@ pub fn records_after(store: &Store, seq: u64) -> Result<Vec<Record>, WatchError>
 /// The feed's signed lines, in order.
 pub fn feed_lines(store: &Store) -> Result<Vec<String>, WatchError> {
     Ok(store
-        .watch_scan("feed/")?
+        .state_scan("feed/")?
         .into_iter()
         .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
         .collect())
@@ -584,7 +563,7 @@ pub fn feed_lines(store: &Store) -> Result<Vec<String>, WatchError> {
 /// The watchlist: every (address, asset, incident) the feed lists now.
 pub fn watchlist(store: &Store) -> Result<Vec<Notice>, WatchError> {
     store
-        .watch_scan("listed/")?
+        .state_scan("listed/")?
         .into_iter()
         .map(|(k, v)| read_json(&k, &v))
         .collect()
@@ -593,13 +572,13 @@ pub fn watchlist(store: &Store) -> Result<Vec<Notice>, WatchError> {
 /// How far a sink has delivered.
 pub fn cursor(store: &Store, sink: &str) -> Result<u64, WatchError> {
     let k = format!("cursor/{sink}");
-    match store.watch_get(&k)? {
+    match store.state_get(&k)? {
         Some(v) => read_json(&k, &v),
         None => Ok(0),
     }
 }
 
 pub fn set_cursor(store: &mut Store, sink: &str, seq: u64) -> Result<(), WatchError> {
-    store.watch_write(&[(format!("cursor/{sink}"), Some(seq.to_string().into_bytes()))])?;
+    store.state_write(&[(format!("cursor/{sink}"), Some(seq.to_string().into_bytes()))])?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ashiato_store::Store;
 
 use crate::engine::{StepReport, WatchError, Watcher};
-use crate::sink::{deliver, Hub, Sink};
+use crate::sink::{deliver, Sink};
 
 /// What one round of following the node did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,18 +43,21 @@ pub enum Progress<'a> {
 
 /// Runs until `stop` is set or `until_height` is reached. Node and sink failures are
 /// reported through `progress` and retried next round; only the store failing ends it.
+///
+/// `refresh` is called with the store at the start and after every step that wrote: what
+/// serves the store's alerts (a [`crate::sink::Hub`], a screening index) reloads there.
 pub fn run(
     store: &mut Store,
     watcher: &Watcher,
     follow: &mut dyn FnMut(&mut Store) -> Result<Followed, String>,
     sinks: &mut [Box<dyn Sink>],
-    hub: Option<&Hub>,
+    refresh: &mut dyn FnMut(&Store) -> Result<(), WatchError>,
     opts: &RunOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(), WatchError> {
     let stop = &opts.stop;
     let mut first = true;
-    let mut hub_loaded = false;
+    let mut refreshed = false;
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         let followed = match follow(store) {
@@ -80,11 +83,9 @@ pub fn run(
                 Err(crate::sink::DeliverError::Sink(e)) => progress(Progress::SinkError(&e)),
             }
         }
-        // The hub holds what the store said at start and after each step that wrote.
-        if let Some(h) = hub.filter(|_| !hub_loaded || step.as_ref().is_some_and(StepReport::wrote))
-        {
-            h.refresh(store)?;
-            hub_loaded = true;
+        if !refreshed || step.as_ref().is_some_and(StepReport::wrote) {
+            refresh(store)?;
+            refreshed = true;
         }
         if let Some(f) = followed {
             progress(Progress::Round {

@@ -222,6 +222,11 @@ impl Hub {
         self.tip.send_replace((tip, true));
     }
 
+    /// The seq of the last record loaded (0: none), so a client can follow only new ones.
+    pub fn last_seq(&self) -> u64 {
+        self.tip.borrow().0
+    }
+
     fn after(&self, seq: u64) -> Vec<Record> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let i = st.records.partition_point(|r| r.seq <= seq);
@@ -241,14 +246,18 @@ struct Since {
 /// - `GET /feed`: the signed taint feed, JSON lines; `GET /feed/key`: its public key.
 /// - `GET /watchlist`: what the feed lists now, JSON.
 pub fn serve(addr: SocketAddr, hub: Arc<Hub>) -> std::io::Result<Serving> {
-    let app = Router::new()
+    Serving::start(addr, router(hub))
+}
+
+/// The routes of [`serve`], to mount inside a larger service.
+pub fn router(hub: Arc<Hub>) -> Router {
+    Router::new()
         .route("/alerts", get(alerts_sse))
         .route("/alerts.jsonl", get(alerts_lines))
         .route("/feed", get(feed))
         .route("/feed/key", get(feed_key))
         .route("/watchlist", get(watchlist))
-        .with_state(hub);
-    Serving::start(addr, app)
+        .with_state(hub)
 }
 
 async fn alerts_sse(

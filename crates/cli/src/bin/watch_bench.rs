@@ -266,7 +266,7 @@ fn watch_thread(
         &watcher,
         &mut follow,
         &mut sinks,
-        None,
+        &mut |_| Ok(()),
         &RunOptions {
             poll: plan.poll,
             until_height: Some(plan.last),

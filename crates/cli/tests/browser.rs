@@ -1,0 +1,478 @@
+//! The tracking site in a real browser: Debian's chromium driven by npm `playwright-core`
+//! (scripts in `tests/browser/`), against `ashiato serve` over a store holding the
+//! Coincheck case and the MFTracer cases, and against `ashiato watch nem --serve` while
+//! the NIS1 replay node reveals the theft. Every expected value comes from the API;
+//! every click on the flow graph is a real mouse click at the node's place on screen.
+//!
+//! Installs what is missing: chromium with apt-get (CI runs as root), playwright-core
+//! with npm into `target/tools/playwright-core` (never a browser download). Needs `node`.
+//! `ASHIATO_CHROMIUM` and `ASHIATO_PLAYWRIGHT_CORE` point elsewhere. Screenshots land in
+//! `target/tmp/browser/`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use ashiato_model::UtcTime;
+use ashiato_nem::coincheck;
+use ashiato_nem::replay::ReplayServer;
+use ashiato_nem::tx::NEM_EPOCH_UNIX;
+use ashiato_store::Store;
+
+const PLAYWRIGHT_VERSION: &str = "1.65.1";
+/// 1,000 XEM: the Coincheck case's dust threshold (as in `ashiato demo --case coincheck`).
+const COINCHECK_DUST: &str = "coincheck-2018=1000000000";
+/// A whole browser script, chromium start to exit.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// One browser at a time: two chromiums on a two-core machine only slow each other.
+static BROWSER: Mutex<()> = Mutex::new(());
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ashiato")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .to_path_buf()
+}
+
+fn out_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Takes `lock` (created exclusively; a stale one from a killed run is taken over after
+/// `stale`), runs `f`, releases it. Meanwhile `done()` ending the wait early.
+fn with_lock<T>(
+    lock: &Path,
+    stale: Duration,
+    done: impl Fn() -> Option<T>,
+    f: impl FnOnce() -> T,
+) -> T {
+    let started = Instant::now();
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(lock)
+        {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if let Some(v) = done() {
+                    return v;
+                }
+                let age = std::fs::metadata(lock)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .unwrap_or_default();
+                if age > stale {
+                    let _ = std::fs::remove_file(lock);
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(1200),
+                    "waited 20 minutes for {}",
+                    lock.display()
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => panic!("{}: {e}", lock.display()),
+        }
+    }
+    let v = f();
+    let _ = std::fs::remove_file(lock);
+    v
+}
+
+/// Debian's chromium, installed with apt-get when missing (serialised across test
+/// processes by a lock file: two apt-gets at once fail on dpkg's lock).
+fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("ASHIATO_CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    let exe = PathBuf::from("/usr/bin/chromium");
+    if exe.is_file() {
+        return exe;
+    }
+    let lock = std::env::temp_dir().join("ashiato-apt-chromium.lock");
+    let found = || exe.is_file().then(|| exe.clone());
+    let exe = with_lock(&lock, Duration::from_secs(1800), found, || {
+        if exe.is_file() {
+            return exe.clone();
+        }
+        eprintln!("installing chromium with apt-get (once)");
+        let apt = |args: &[&str]| {
+            let s = Command::new("apt-get")
+                .args(["-o", "DPkg::Lock::Timeout=600"])
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null())
+                .status()
+                .unwrap_or_else(|e| panic!("apt-get is needed to install chromium: {e}"));
+            assert!(
+                s.success(),
+                "apt-get {args:?} failed ({s}); install chromium"
+            );
+        };
+        apt(&["update", "-qq"]);
+        apt(&["install", "-y", "-qq", "chromium"]);
+        exe.clone()
+    });
+    assert!(exe.is_file(), "apt-get installed no {}", exe.display());
+    exe
+}
+
+/// npm `playwright-core` (the library only: it never downloads a browser) under
+/// `target/tools/playwright-core`, installed into a staging prefix and renamed into place
+/// so that a concurrent reader never sees a half-written package.
+fn playwright_core() -> PathBuf {
+    if let Some(p) = std::env::var_os("ASHIATO_PLAYWRIGHT_CORE") {
+        return PathBuf::from(p);
+    }
+    let prefix = target_dir().join("tools/playwright-core");
+    let module = prefix.join("node_modules/playwright-core");
+    let installed = || {
+        std::fs::read_to_string(module.join("package.json"))
+            .ok()
+            .filter(|s| s.contains(&format!("\"version\": \"{PLAYWRIGHT_VERSION}\"")))
+            .map(|_| module.clone())
+    };
+    if let Some(m) = installed() {
+        return m;
+    }
+    std::fs::create_dir_all(&prefix).unwrap();
+    let lock = prefix.join(".installing");
+    with_lock(&lock, Duration::from_secs(600), installed, || {
+        if let Some(m) = installed() {
+            return m;
+        }
+        let staging = prefix.join(format!(".staging-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        let s = Command::new("npm")
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
+            .arg(&staging)
+            .arg(format!("playwright-core@{PLAYWRIGHT_VERSION}"))
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("npm is needed to install playwright-core: {e}"));
+        assert!(s.success(), "npm install playwright-core failed ({s})");
+        let modules = prefix.join("node_modules");
+        let _ = std::fs::remove_dir_all(&modules);
+        std::fs::rename(staging.join("node_modules"), &modules).unwrap();
+        let _ = std::fs::remove_dir_all(&staging);
+        installed().expect("npm installed playwright-core")
+    })
+}
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` (an `ashiato serve` or `watch --serve`), reads the URL from its first
+/// stderr line `listening on http://…`, and keeps draining stderr.
+fn start_server(mut cmd: Command) -> (Proc, String) {
+    let mut child = Proc(
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut err = BufReader::new(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the server's first stderr line: {first:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    std::thread::spawn(move || {
+        for l in err.lines().map_while(Result::ok) {
+            eprintln!("server: {l}");
+        }
+    });
+    (child, url)
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let o = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "ashiato {args:?}: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A browser script under `tests/browser/`, its stdout lines as they come.
+struct Script {
+    child: Proc,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    deadline: Instant,
+}
+
+impl Script {
+    fn start(name: &str, url: &str, env: &[(&str, &str)]) -> Script {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/browser")
+            .join(name);
+        let mut cmd = Command::new("node");
+        cmd.arg(&script)
+            .env("ASHIATO_URL", url)
+            .env("ASHIATO_OUT", out_dir())
+            .env("ASHIATO_CHROMIUM", chromium())
+            .env("PLAYWRIGHT_CORE", playwright_core())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = Proc(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("node is needed for the browser test: {e}")),
+        );
+        let out: ChildStdout = child.0.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Script {
+            child,
+            lines,
+            seen: Vec::new(),
+            deadline: Instant::now() + SCRIPT_TIMEOUT,
+        }
+    }
+
+    /// The next line, echoed; None at the end of the output.
+    fn next(&mut self) -> Option<String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(l) => {
+                println!("  {l}");
+                self.seen.push(l.clone());
+                Some(l)
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!(
+                    "the browser script ran over {SCRIPT_TIMEOUT:?}; so far:\n{}",
+                    self.seen.join("\n")
+                )
+            }
+        }
+    }
+
+    /// Reads up to a line equal to `marker`.
+    fn until(&mut self, marker: &str) {
+        while let Some(l) = self.next() {
+            if l == marker {
+                return;
+            }
+        }
+        panic!(
+            "the browser script ended before {marker}:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    /// Reads to the end; asserts the exit status and that no check failed.
+    fn finish(mut self) -> Vec<String> {
+        while self.next().is_some() {}
+        let status = self.child.0.wait().unwrap();
+        let failed: Vec<&String> = self.seen.iter().filter(|l| l.starts_with("FAIL")).collect();
+        assert!(
+            status.success() && failed.is_empty(),
+            "browser script failed ({status}): {failed:?}\n{}",
+            self.seen.join("\n")
+        );
+        self.seen
+    }
+}
+
+/// Asserts that some line starts with each of `wanted`.
+fn assert_lines(seen: &[String], wanted: &[&str]) {
+    for w in wanted {
+        assert!(
+            seen.iter().any(|l| l.starts_with(w)),
+            "no line starting with {w:?} in:\n{}",
+            seen.join("\n")
+        );
+    }
+}
+
+fn assert_png(name: &str) {
+    let p = out_dir().join(name);
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is no PNG",
+        p.display()
+    );
+    assert!(
+        bytes.len() > 20_000,
+        "{} is suspiciously small",
+        p.display()
+    );
+}
+
+#[test]
+fn the_site_shows_incidents_graphs_and_screening_in_a_real_browser() {
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store_s = store.to_str().unwrap();
+    run_ok(&["demo", "--case", "coincheck", "--store", store_s]);
+    let cases = repo().join("data/eth-mftracer-cases");
+    run_ok(&["ingest", cases.to_str().unwrap(), "--store", store_s]);
+    let listed = run_ok(&["incident", "--store", store_s]);
+    for name in ["coincheck-2018", "Atomic", "LIFI", "TxPhish", "XSam"] {
+        assert!(listed.contains(name), "{name} not stored:\n{listed}");
+    }
+
+    let mut cmd = Command::new(bin());
+    cmd.args(["serve", "--store", store_s, "--listen", "127.0.0.1:0"])
+        .args(["--dust", COINCHECK_DUST]);
+    let (_server, url) = start_server(cmd);
+
+    let seen = Script::start("site.mjs", &url, &[("ASHIATO_MFTRACER", "Atomic")]).finish();
+    assert_lines(
+        &seen,
+        &[
+            "ok home lists 5 incidents",
+            "ok coincheck-2018 poison: graph drawn",
+            "ok coincheck-2018: clicked ",
+            "ok coincheck-2018: holders table",
+            "ok coincheck-2018: timeline",
+            "ok Atomic poison: graph drawn",
+            "ok Atomic: clicked ",
+            "ok Atomic: holders table",
+            "ok Atomic: holders page 2",
+            "ok search nem ",
+            "ok malformed address ",
+            "ok unknown incident",
+            "ok no uncaught page error",
+            "ok console has no error",
+            "all site checks passed",
+        ],
+    );
+    assert!(
+        seen.iter().any(|l| l.starts_with("ok ")
+            && l.ends_with(&format!("requests, all to {}", &url["http://".len()..]))),
+        "requests left 127.0.0.1:\n{}",
+        seen.join("\n")
+    );
+    for png in [
+        "home.png",
+        "coincheck.png",
+        "mftracer.png",
+        "address.png",
+        "bad-address.png",
+    ] {
+        assert_png(png);
+    }
+    println!(
+        "browser test of the site: {:.1} s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        out_dir().display()
+    );
+}
+
+#[test]
+fn the_live_panel_shows_a_new_alert_and_the_page_follows() {
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let f = coincheck::build(coincheck::SEED);
+    let theft = UtcTime::parse(coincheck::THEFT_START).unwrap().unix();
+    let theft_block = f
+        .blocks
+        .iter()
+        .find(|b| b.timestamp as i64 + NEM_EPOCH_UNIX >= theft)
+        .expect("the fixture has the theft")
+        .height;
+    let node = ReplayServer::start(f.blocks.clone()).unwrap();
+    node.set_tip(theft_block - 1);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.put_labels(&f.labels).unwrap();
+        s.put_incident(&f.incident).unwrap();
+    }
+    let mut cmd = Command::new(bin());
+    cmd.args(["watch", "--store"])
+        .arg(dir.path())
+        .args(["--poll-ms", "50", "--batch", "1", "--quiet"])
+        .args(["--dust", "1000000000"])
+        .args(["--custody", f.hot_wallet.as_str()])
+        .args(["--serve", "127.0.0.1:0"])
+        .args(["nem", "--node", &node.url()]);
+    let (_watch, url) = start_server(cmd);
+    // The page must open on the chain before the theft.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let health = format!("{url}/api/v1/health");
+    let synced_to = || -> Option<u64> {
+        let v: serde_json::Value = reqwest::blocking::get(&health).ok()?.json().ok()?;
+        v["chains"][0]["last_block"].as_u64()
+    };
+    while synced_to() != Some(theft_block - 1) {
+        assert!(
+            Instant::now() < deadline,
+            "the watch never synced to {}",
+            theft_block - 1
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut script = Script::start("live.mjs", &url, &[("ASHIATO_INCIDENT", "coincheck-2018")]);
+    script.until("READY");
+    // The theft's first transfers reach the chain while the page is open.
+    node.set_tip(theft_block + 2);
+    let seen = script.finish();
+    assert_lines(
+        &seen,
+        &[
+            "ok coincheck-2018 open before the theft: 0 holders",
+            "ok live panel shows an alert of coincheck-2018",
+            "ok coincheck-2018 refreshed itself",
+            "ok console has no error",
+            "all live checks passed",
+        ],
+    );
+    assert_png("live.png");
+    println!(
+        "browser test of the live panel: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
