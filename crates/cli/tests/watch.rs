@@ -725,19 +725,21 @@ fn a_watch_with_serve_screens_what_it_has_synced_and_takes_writes() {
     ]);
     let key = key.trim().to_owned();
     server.set_tip(first_alert_block - 1);
-    let mut child = Command::new(bin())
-        .args(["watch", "--store"])
-        .arg(dir.path())
-        .args(["--poll-ms", "20", "--batch", "1", "--quiet"])
-        .args(["--spray-max", &SPRAY_MAX.to_string()])
-        .args(["--custody", f.hot_wallet.as_str()])
-        .args(["--serve", "127.0.0.1:0"])
-        .args(["nem", "--node", &server.url()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut child = Killed(
+        Command::new(bin())
+            .args(["watch", "--store"])
+            .arg(dir.path())
+            .args(["--poll-ms", "20", "--batch", "1", "--quiet"])
+            .args(["--spray-max", &SPRAY_MAX.to_string()])
+            .args(["--custody", f.hot_wallet.as_str()])
+            .args(["--serve", "127.0.0.1:0"])
+            .args(["nem", "--node", &server.url()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut err = BufReader::new(child.0.stderr.take().unwrap());
     let mut first = String::new();
     err.read_line(&mut first).unwrap();
     let url = first
@@ -820,6 +822,14 @@ fn a_watch_with_serve_screens_what_it_has_synced_and_takes_writes() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    child.kill().unwrap();
-    child.wait().unwrap();
+}
+
+/// A child process killed when the test ends, passing or failing.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -23,6 +23,20 @@ pub use transfer::{Asset, AssetError, OutPoint, Transfer, TxIn, TxOut, UtxoTx};
 /// `u128` because wei amounts overflow `u64` (1 ETH = 10^18 wei) and money is never `f64`.
 pub type Amount = u128;
 
+/// An exact amount with thousands separators, for people: 29499994000000 →
+/// "29,499,994,000,000".
+pub fn group_digits(n: Amount) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Parses an amount written as a plain decimal integer in base units.
 ///
 /// Signs, decimal points, exponents and blanks are refused: a CSV that says `1.5` has

@@ -810,15 +810,7 @@ pub fn esc(s: &str) -> String {
 
 /// An exact integer with thousands separators: 29499994000000 → 29,499,994,000,000.
 pub fn group(n: Amount) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    ashiato_model::group_digits(n)
 }
 
 /// The base unit of an asset: its name, and how many decimals make one whole coin.

@@ -91,6 +91,9 @@ pub struct PolicyTrace {
     pub params: Params,
     /// With the movement list and per-address paths.
     pub result: TraceResult,
+    /// Per exit (same order as `result.exits`): the hop of the first movement into it,
+    /// found once here so that screening an exchange is not a scan of every movement.
+    pub exit_hops: Vec<Option<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -143,8 +146,9 @@ struct Hit {
 pub enum Reached<'a> {
     /// A traced address: a holder, or a recipient of dust only.
     Address(&'a AddressTaint),
-    /// A labelled entity where the trace stopped (an exchange's deposit address).
-    Exit(&'a Exit),
+    /// A labelled entity where the trace stopped (an exchange's deposit address), with
+    /// the hop of the first tainted movement into it.
+    Exit(&'a Exit, Option<u32>),
 }
 
 /// One incident/policy/asset an address is tainted by.
@@ -296,7 +300,7 @@ impl Index {
                     incident,
                     trace,
                     reached: if h.exit {
-                        Reached::Exit(&trace.result.exits[row])
+                        Reached::Exit(&trace.result.exits[row], trace.exit_hops[row])
                     } else {
                         Reached::Address(&trace.result.addresses[row])
                     },
@@ -367,12 +371,31 @@ pub fn trace_incident(
                 source,
             })?
         };
-        traces.push(PolicyTrace { params, result });
+        let exit_hops = exit_hops(&result);
+        traces.push(PolicyTrace {
+            params,
+            result,
+            exit_hops,
+        });
     }
     Ok(IncidentEntry {
         incident: inc.clone(),
         traces,
     })
+}
+
+/// The hop of the first exit movement into each exit.
+fn exit_hops(r: &TraceResult) -> Vec<Option<u32>> {
+    let mut first: FxHashMap<&str, u32> = FxHashMap::default();
+    for m in &r.movements {
+        if m.outcome == ashiato_trace::Outcome::Exit {
+            first.entry(m.to.as_str()).or_insert(m.hop);
+        }
+    }
+    r.exits
+        .iter()
+        .map(|x| first.get(x.address.as_str()).copied())
+        .collect()
 }
 
 impl ChainData {

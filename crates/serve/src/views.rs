@@ -75,17 +75,7 @@ pub fn screen(index: &Index, chain: Chain, address: &Address) -> ScreenResult {
                     a.hop,
                     &a.path,
                 ),
-                Reached::Exit(x) => {
-                    // An exit's hop is that of the first movement into it.
-                    let hop = s
-                        .trace
-                        .result
-                        .movements
-                        .iter()
-                        .find(|m| m.to == x.address && m.outcome == Outcome::Exit)
-                        .map(|m| m.hop);
-                    ("exit", &x.asset, x.amount, None, 0, hop, &x.path)
-                }
+                Reached::Exit(x, hop) => ("exit", &x.asset, x.amount, None, 0, hop, &x.path),
             };
             Hit {
                 incident: s.incident.incident.name.clone(),
@@ -742,7 +732,11 @@ mod tests {
         };
         let e = IncidentEntry {
             incident,
-            traces: vec![PolicyTrace { params, result }],
+            traces: vec![PolicyTrace {
+                params,
+                result,
+                exit_hops: vec![Some(2)],
+            }],
         };
         (Index::empty(vec![PolicyName::Haircut]), e)
     }

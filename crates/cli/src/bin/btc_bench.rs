@@ -1019,13 +1019,5 @@ fn thousands(n: u64) -> String {
 }
 
 fn thousands_u128(n: u128) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    ashiato_model::group_digits(n)
 }

@@ -8,8 +8,8 @@
 //!    N − ⌈√N⌉ addresses, about one in a thousand of which pays one of five labelled
 //!    SYNTHETIC exchanges; untainted background transfers (N/4 of them, among N/10 clean
 //!    addresses, a fifth of them paying clean value into tainted addresses) run in between.
-//!    So N + 1 addresses are tainted (plus the exchanges). Every address and transaction id
-//!    is derived from the seed (SplitMix64), so the same flags give the same store.
+//!    So N addresses receive taint, plus the 5 exchanges (exits). Every address and
+//!    transaction id is derived from the seed (SplitMix64): the same flags, the same store.
 //! 2. The service in-process, as `ashiato serve` runs it: `Service::new` (the screening
 //!    index: every incident traced under every served policy) and `Serving::start` (axum on
 //!    tokio, 2 worker threads), the per-IP rate limiter on but set far above the load (so
@@ -22,8 +22,12 @@
 //!    `tools/serve_baseline.py` (Python stdlib `ThreadingHTTPServer` holding the same
 //!    tainted addresses in a dict, answering the same JSON shape; a sample of answers is
 //!    checked equal to the Rust service's first).
+//! 5. The machine may be shared: each run waits for a quiet second first, the CPU of the
+//!    server, wrk, softirqs and everything else is accounted per run from /proc, and a run
+//!    during which other processes took more than 0.1 core is not counted (tried again).
 //!
 //! Target (issue 7): ≥ 20,000 requests/s with p99 < 5 ms on 2 cores, 1 M tainted addresses.
+//! Method, results and findings: docs/bench-serve.md.
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream};
