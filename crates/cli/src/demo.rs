@@ -162,7 +162,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let out = io::stdout();
     write_comparison(&mut out.lock(), &results, 10)?;
     println!(
-        "\nNext: `ashiato trace --store {} --incident LIFI --policy all`, or `ashiato trace --input FILE.csv --seed ADDR --policy haircut --format json`.",
+        "\nNext: `ashiato trace --store {} --incident LIFI --policy all`, or `ashiato trace --input FILE.csv --seed ADDR --policy haircut --format json`;\nbrowse it: `ashiato serve --store {}` and open http://127.0.0.1:8080/.",
+        a.store.display(),
         a.store.display()
     );
     Ok(())

@@ -168,7 +168,8 @@ enum ApikeyCmd {
     Add { name: String },
     /// The keys' names, digests and creation times.
     List,
-    /// Remove a key (restart a running service to drop it there).
+    /// Remove a key. A running service holds the store (and its keys) open: stop it,
+    /// revoke, start it again.
     Revoke { name: String },
 }
 

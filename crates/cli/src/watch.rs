@@ -221,14 +221,14 @@ pub fn watch(a: WatchArgs) -> Result<()> {
         &mut follow,
         &mut sinks,
         &mut |s| {
-            hub.refresh(s)?;
+            // The index first: a page woken by a new alert must find it already served.
             if let Some(b) = backend {
-                // A failed rebuild keeps the previous index serving; the next write retries.
+                // A failed rebuild keeps the previous index serving; the next one retries.
                 if let Err(e) = b.rebuild(s) {
                     eprintln!("screening index not rebuilt: {e}");
                 }
             }
-            Ok(())
+            hub.refresh(s)
         },
         &RunOptions {
             poll: Duration::from_millis(a.poll_ms),

@@ -324,7 +324,8 @@ fn coincheck_watch_survives_kill_9_without_missing_or_changing_an_alert() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let wait = Duration::from_millis(30 + rng % 370);
+        // Short enough that several kills land even when the whole run takes a second.
+        let wait = Duration::from_millis(20 + rng % 160);
         let started = Instant::now();
         let finished = loop {
             if let Some(st) = child.try_wait().unwrap() {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use ashiato_model::{Address, Chain, Incident, Label, LabelKind, UtcTime};
 use ashiato_trace::PolicyName;
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -34,6 +35,10 @@ pub const MAX_LABELS: usize = 10_000;
 pub const MAX_PAGE: usize = 1000;
 /// Largest flow graph served.
 pub const MAX_GRAPH_NODES: usize = 20_000;
+/// Whole-trace answers (graphs, timelines, reports, exports) computed at once.
+pub const HEAVY_AT_ONCE: usize = 2;
+/// How long such a request waits for its turn before a 503.
+const HEAVY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -208,7 +213,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// Errors axum or a layer made (a 405, a timeout's 408, the alert routes' plain-text
 /// query errors) get the API's JSON error shape too, keeping their status and headers.
-async fn json_errors(r: Response) -> Response {
+async fn json_errors(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     let status = r.status();
     let json = r
         .headers()
@@ -239,7 +248,11 @@ async fn json_errors(r: Response) -> Response {
         text
     };
     let mut out = ApiError::new(status, code, message).into_response();
-    for h in [header::ALLOW, header::RETRY_AFTER] {
+    for h in [
+        header::ALLOW,
+        header::RETRY_AFTER,
+        header::X_CONTENT_TYPE_OPTIONS,
+    ] {
         if let Some(v) = parts.headers.get(&h) {
             out.headers_mut().insert(h, v.clone());
         }
@@ -269,9 +282,12 @@ fn parse_address(chain: Chain, s: &str) -> Result<Address, ApiError> {
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 struct Opts {
     policy: Option<String>,
+    /// Graph, timeline and holders of one asset (default: the incident's main asset for
+    /// graph and timeline, every asset for holders).
+    asset: Option<String>,
     limit: Option<usize>,
     offset: Option<usize>,
     buckets: Option<usize>,
@@ -442,7 +458,8 @@ async fn incident(
     Ok(Json(views::incident_summary(&i, e)))
 }
 
-/// Answers from the incident's trace under the asked (or default) policy.
+/// Answers from the incident's trace under the asked (or default) policy, on the calling
+/// worker: for answers that cost a page, not a pass over the trace.
 fn on_trace<T>(
     s: &Shared,
     name: &str,
@@ -452,6 +469,44 @@ fn on_trace<T>(
     let i = s.index();
     let (e, t) = pick(&i, name, o.policy.as_deref())?;
     f(&i, e, t)
+}
+
+/// Like [`on_trace`] for answers that walk the whole trace (graphs, timelines, reports,
+/// exports): run on a blocking thread, at most [`HEAVY_AT_ONCE`] at a time, so that a
+/// client asking for many of them slows itself, not screening. A request that waits too
+/// long for its turn is told to come back (503).
+async fn heavy<T: Send + 'static>(
+    s: &Arc<Shared>,
+    name: String,
+    o: Opts,
+    f: impl FnOnce(&Index, &IncidentEntry, &PolicyTrace) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let busy = || ApiError {
+        retry_after: Some(2),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the server is busy with other large answers (graphs, reports, exports); retry shortly",
+        )
+    };
+    let permit = tokio::time::timeout(HEAVY_WAIT, s.heavy.clone().acquire_owned())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+    let index = s.index();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let (e, t) = pick(&index, &name, o.policy.as_deref())?;
+        f(&index, e, t)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed on this request (a bug: please report it)",
+        )
+    })?
 }
 
 fn evidence_of<'a>(
@@ -472,9 +527,11 @@ async fn graph(
     Q(o): Q<Opts>,
 ) -> Result<Json<views::FlowGraph>, ApiError> {
     let limit = o.limit.unwrap_or(2000).clamp(1, MAX_GRAPH_NODES);
-    on_trace(&s, &name, &o, |i, e, t| {
-        Ok(Json(views::flow_graph(i, e, t, limit)))
+    let asset = o.asset.clone();
+    heavy(&s, name, o, move |i, e, t| {
+        Ok(Json(views::flow_graph(i, e, t, limit, asset.as_deref())))
     })
+    .await
 }
 
 async fn holders(
@@ -486,9 +543,19 @@ async fn holders(
         o.offset.unwrap_or(0),
         o.limit.unwrap_or(100).clamp(1, MAX_PAGE),
     );
-    on_trace(&s, &name, &o, |i, e, t| {
-        Ok(Json(views::holders(i, e, t, offset, limit)))
+    // The order is sorted once per index (a pass over the trace), then pages are cheap.
+    let asset = o.asset.clone();
+    heavy(&s, name, o, move |i, e, t| {
+        Ok(Json(views::holders(
+            i,
+            e,
+            t,
+            asset.as_deref(),
+            offset,
+            limit,
+        )))
     })
+    .await
 }
 
 async fn exits(
@@ -519,9 +586,11 @@ async fn timeline(
     Q(o): Q<Opts>,
 ) -> Result<Json<views::Timeline>, ApiError> {
     let buckets = o.buckets.unwrap_or(60).clamp(1, 500);
-    on_trace(&s, &name, &o, |_, _, t| {
-        Ok(Json(views::timeline(t, buckets)))
+    let asset = o.asset.clone();
+    heavy(&s, name, o, move |_, _, t| {
+        Ok(Json(views::timeline(t, buckets, asset.as_deref())))
     })
+    .await
 }
 
 async fn incident_report(
@@ -529,9 +598,15 @@ async fn incident_report(
     P(name): P<String>,
     Q(o): Q<Opts>,
 ) -> Result<Response, ApiError> {
-    on_trace(&s, &name, &o, |i, e, t| {
-        Ok(html(evidence::incident_report_html(&evidence_of(i, e, t))))
+    heavy(&s, name, o, |i, e, t| {
+        let body = t
+            .rendered
+            .report
+            .get_or_init(|| evidence::incident_report_html(&evidence_of(i, e, t)).into())
+            .clone();
+        Ok(html(body))
     })
+    .await
 }
 
 async fn exit_report(
@@ -539,19 +614,31 @@ async fn exit_report(
     P((name, address)): P<(String, String)>,
     Q(o): Q<Opts>,
 ) -> Result<Response, ApiError> {
-    on_trace(&s, &name, &o, |i, e, t| {
+    heavy(&s, name.clone(), o, move |i, e, t| {
         let r = evidence::exit_report_html(&evidence_of(i, e, t), &address).ok_or_else(|| {
             ApiError::not_found(format!(
                 "{address} is not an exit of {name:?} under {}",
                 t.params.policy
             ))
         })?;
-        Ok(html(r))
+        Ok(html(r.into()))
     })
+    .await
 }
 
-fn html(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+/// Reports are pages of outside data: they may run no script and load nothing.
+fn html(body: Bytes) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 #[derive(Clone, Copy)]
@@ -561,14 +648,25 @@ enum Export {
     GraphMl,
 }
 
-fn export(s: &Shared, name: &str, o: &Opts, f: Export) -> Result<Response, ApiError> {
-    on_trace(s, name, o, |i, e, t| {
+/// Exports are rendered once per index and shared by every download of them.
+async fn export(s: Arc<Shared>, name: String, o: Opts, f: Export) -> Result<Response, ApiError> {
+    heavy(&s, name.clone(), o, move |i, e, t| {
         let ev = evidence_of(i, e, t);
+        let r = &t.rendered;
         let (body, ctype, ext) = match f {
-            Export::Csv => (evidence::export_csv(&ev), "text/csv; charset=utf-8", "csv"),
-            Export::Json => (evidence::export_json(&ev), "application/json", "json"),
+            Export::Csv => (
+                r.csv.get_or_init(|| evidence::export_csv(&ev).into()),
+                "text/csv; charset=utf-8",
+                "csv",
+            ),
+            Export::Json => (
+                r.json.get_or_init(|| evidence::export_json(&ev).into()),
+                "application/json",
+                "json",
+            ),
             Export::GraphMl => (
-                evidence::export_graphml(&ev),
+                r.graphml
+                    .get_or_init(|| evidence::export_graphml(&ev).into()),
                 "application/graphml+xml",
                 "graphml",
             ),
@@ -583,26 +681,27 @@ fn export(s: &Shared, name: &str, o: &Opts, f: Export) -> Result<Response, ApiEr
                 }
             })
             .collect();
-        let mut r = ([(header::CONTENT_TYPE, ctype)], body).into_response();
+        let mut resp = ([(header::CONTENT_TYPE, ctype)], body.clone()).into_response();
         if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
-            r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
-        Ok(r)
+        Ok(resp)
     })
+    .await
 }
 
 async fn export_csv(State(s): St, P(n): P<String>, Q(o): Q<Opts>) -> Result<Response, ApiError> {
-    export(&s, &n, &o, Export::Csv)
+    export(s, n, o, Export::Csv).await
 }
 async fn export_json(State(s): St, P(n): P<String>, Q(o): Q<Opts>) -> Result<Response, ApiError> {
-    export(&s, &n, &o, Export::Json)
+    export(s, n, o, Export::Json).await
 }
 async fn export_graphml(
     State(s): St,
     P(n): P<String>,
     Q(o): Q<Opts>,
 ) -> Result<Response, ApiError> {
-    export(&s, &n, &o, Export::GraphMl)
+    export(s, n, o, Export::GraphMl).await
 }
 
 /// Proof that the request carries a valid API key (`Authorization: Bearer KEY` or
@@ -659,17 +758,24 @@ async fn write<T>(
     if sent.is_err() {
         return Err(unavailable("the store is not accepting writes now"));
     }
-    match tokio::time::timeout(s.opts.timeout, rx).await {
+    // Answer before the request timeout does, so that the client hears which it was.
+    let wait = s
+        .opts
+        .timeout
+        .saturating_sub(std::time::Duration::from_secs(1));
+    match tokio::time::timeout(wait.max(std::time::Duration::from_millis(500)), rx).await {
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(WriteError::Conflict(m)))) => {
             Err(ApiError::new(StatusCode::CONFLICT, "conflict", m))
         }
         Ok(Ok(Err(WriteError::Failed(m)))) => Err(unavailable(&format!(
-            "the write failed: {m}; nothing was half-written, try again"
+            "the write failed: {m}; nothing was written, try again"
         ))),
+        Ok(Ok(Err(WriteError::Stored(m)))) => Err(unavailable(&m)),
         Ok(Err(_)) => Err(unavailable("the store stopped before answering")),
         Err(_) => Err(unavailable(
-            "the store is busy (a rebuild or a sync is running); try again",
+            "the store is busy (a rebuild or a sync is running): the write may still land; \
+             look before you retry",
         )),
     }
 }
@@ -817,6 +923,9 @@ async fn add_labels(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if labels.is_empty() {
+        return Ok((StatusCode::CREATED, Json(Stored { stored: 0 })));
+    }
     let stored = write(&s, |tx| Command::AddLabels(labels, tx)).await?;
     Ok((StatusCode::CREATED, Json(Stored { stored })))
 }

@@ -1580,9 +1580,20 @@ pub fn export_csv(e: &Evidence) -> Vec<u8> {
     }
     let _ = w.write_record(CSV_COLUMNS);
     for row in &rows {
-        let _ = w.write_record(row);
+        let _ = w.write_record(row.iter().map(|c| spreadsheet_safe(c).into_owned()));
     }
     w.into_inner().unwrap_or_default()
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first: labels
+/// and generic-chain addresses come from outside data) gets a leading `'`, which
+/// spreadsheets show as text. No number, time or hash of ours starts that way.
+fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 fn outcome_str(o: Outcome) -> &'static str {

@@ -6,6 +6,9 @@
 //! rebuild never blocks a screening call: the new index replaces the old one whole.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 
 use ashiato_model::{Address, Amount, Chain, Incident, Label, UtcTime};
 use ashiato_store::{Store, StoreError};
@@ -94,6 +97,21 @@ pub struct PolicyTrace {
     /// Per exit (same order as `result.exits`): the hop of the first movement into it,
     /// found once here so that screening an exchange is not a scan of every movement.
     pub exit_hops: Vec<Option<u32>>,
+    /// The asset most taint entered in: what graphs and timelines show unless asked.
+    pub main_asset: Option<String>,
+    /// Answers that cost a pass over the trace, made on first request and shared by all
+    /// later ones until the index is rebuilt.
+    pub rendered: Rendered,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    pub report: OnceLock<Bytes>,
+    pub csv: OnceLock<Bytes>,
+    pub json: OnceLock<Bytes>,
+    pub graphml: OnceLock<Bytes>,
+    /// Rows of `result.addresses` that are holders (tainted, not exits), most held first.
+    pub holders: OnceLock<Vec<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,13 +139,17 @@ pub struct ChainData {
     pub last_block: Option<u64>,
     /// Current balance per (address, asset), from the stored movements alone: value the
     /// address received minus what it sent (account chains; negative when its history
-    /// starts before the data), or its unspent outputs (UTXO chains).
-    balances: FxHashMap<(Box<str>, Box<str>), i128>,
+    /// starts before the data), or its unspent outputs (UTXO chains). `None` where the
+    /// sum leaves i128 (spam tokens can claim any u128).
+    balances: FxHashMap<(Box<str>, Box<str>), Option<i128>>,
 }
 
 impl ChainData {
     pub fn balance(&self, address: &str, asset: &str) -> Option<i128> {
-        self.balances.get(&(address.into(), asset.into())).copied()
+        self.balances
+            .get(&(address.into(), asset.into()))
+            .copied()
+            .flatten()
     }
 }
 
@@ -372,16 +394,30 @@ pub fn trace_incident(
             })?
         };
         let exit_hops = exit_hops(&result);
+        let main_asset = main_asset(&result);
         traces.push(PolicyTrace {
             params,
             result,
             exit_hops,
+            main_asset,
+            rendered: Rendered::default(),
         });
     }
     Ok(IncidentEntry {
         incident: inc.clone(),
         traces,
     })
+}
+
+/// The asset with the most taint leaving the seeds (first hop).
+fn main_asset(r: &TraceResult) -> Option<String> {
+    let mut by: BTreeMap<&str, Amount> = BTreeMap::new();
+    for m in r.movements.iter().filter(|m| m.hop == 1) {
+        *by.entry(m.asset.as_str()).or_default() += m.taint;
+    }
+    by.into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(a, _)| a.to_owned())
 }
 
 /// The hop of the first exit movement into each exit.
@@ -400,8 +436,8 @@ fn exit_hops(r: &TraceResult) -> Vec<Option<u32>> {
 
 impl ChainData {
     pub fn of(graph: &Graph) -> ChainData {
-        let mut balances: FxHashMap<(Box<str>, Box<str>), i128> = FxHashMap::default();
-        let mut add = |addr: u32, asset: u16, v: i128| {
+        let mut balances: FxHashMap<(Box<str>, Box<str>), Option<i128>> = FxHashMap::default();
+        let mut add = |addr: u32, asset: u16, v: Option<i128>| {
             if addr == ashiato_trace::graph::NONE {
                 return;
             }
@@ -409,15 +445,16 @@ impl ChainData {
                 graph.addresses[addr as usize].as_str().into(),
                 graph.assets[asset as usize].as_str().into(),
             );
-            *balances.entry(key).or_default() += v;
+            let b = balances.entry(key).or_insert(Some(0));
+            *b = b.zip(v).and_then(|(b, v)| b.checked_add(v));
         };
         match &graph.legs {
             Legs::Account(a) => {
                 for e in 0..a.from.len() {
                     let (fa, fs) = graph.holders[a.from[e] as usize];
                     let (ta, ts) = graph.holders[a.to[e] as usize];
-                    let v = a.amount[e] as i128;
-                    add(fa, fs, -v);
+                    let v = i128::try_from(a.amount[e]).ok();
+                    add(fa, fs, v.map(|v| -v));
                     add(ta, ts, v);
                 }
             }
@@ -430,7 +467,7 @@ impl ChainData {
                 }
                 for (c, &owner) in u.out_addr.iter().enumerate() {
                     if !spent[c] {
-                        add(owner, 0, u.out_value[c] as i128);
+                        add(owner, 0, i128::try_from(u.out_value[c]).ok());
                     }
                 }
             }

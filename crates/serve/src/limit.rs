@@ -50,11 +50,23 @@ impl Limiter {
     }
 }
 
+/// The bucket a peer draws from: its IPv4 address, or its IPv6 /64 (one subscriber's
+/// network: a client must not get 2^64 fresh buckets by changing its low bits).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
+    }
+}
+
 pub async fn middleware(State(l): State<Arc<Limiter>>, req: Request, next: Next) -> Response {
     let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| client_key(c.0.ip()));
     match l.check(ip) {
         Ok(()) => next.run(req).await,
         Err(wait) => ApiError::rate_limited(wait.max(1)).into_response(),
@@ -74,6 +86,14 @@ mod tests {
         assert_eq!(l.check(a), Ok(()));
         assert_eq!(l.check(a), Err(1));
         assert_eq!(l.check(b), Ok(()));
+        // Two addresses of one IPv6 /64 share a bucket.
+        let x: IpAddr = "2001:db8::1".parse().unwrap();
+        let y: IpAddr = "2001:db8::ffff:1".parse().unwrap();
+        assert_eq!(client_key(x), client_key(y));
+        assert_ne!(
+            client_key(x),
+            client_key("2001:db8:0:1::1".parse().unwrap())
+        );
         let off = Limiter::new(0, 0);
         for _ in 0..1000 {
             assert_eq!(off.check(a), Ok(()));

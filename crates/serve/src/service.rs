@@ -55,8 +55,10 @@ pub(crate) enum Command {
 pub(crate) enum WriteError {
     /// The request contradicts what is stored (409).
     Conflict(String),
-    /// The store or the rebuild failed (503: nothing half-written; try again).
+    /// The store failed (503: nothing was written; try again).
     Failed(String),
+    /// Written, but the index could not be rebuilt (503 saying so: do not write again).
+    Stored(String),
 }
 
 pub(crate) struct Shared {
@@ -66,6 +68,8 @@ pub(crate) struct Shared {
     pub commands: Mutex<Sender<Command>>,
     pub opts: ServeOptions,
     pub limiter: Arc<Limiter>,
+    /// Turns for whole-trace answers (see `api::heavy`).
+    pub heavy: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -116,6 +120,7 @@ impl Service {
             commands: Mutex::new(tx),
             opts,
             limiter,
+            heavy: Arc::new(tokio::sync::Semaphore::new(crate::api::HEAVY_AT_ONCE)),
         });
         Ok((
             Service {
@@ -196,6 +201,14 @@ impl Backend {
 
 type Reply = Box<dyn FnOnce(Option<String>)>;
 
+/// The write is durable but the index could not be rebuilt: the old one still serves.
+fn not_indexed(e: String) -> WriteError {
+    WriteError::Stored(format!(
+        "stored, but not yet served: rebuilding the index failed ({e}); the next write or \
+         restart retries"
+    ))
+}
+
 /// Writes one command durably; the returned closure answers the request once the index
 /// is rebuilt (with the rebuild's error, if any).
 fn apply(store: &mut Store, cmd: Command, added: &Mutex<Vec<String>>) -> Reply {
@@ -220,8 +233,7 @@ fn apply(store: &mut Store, cmd: Command, added: &Mutex<Vec<String>>) -> Reply {
                 Err(e) => Err(WriteError::Failed(e.to_string())),
             };
             Box::new(move |rebuild: Option<String>| {
-                let _ = tx
-                    .send(r.and_then(|()| rebuild.map_or(Ok(()), |e| Err(WriteError::Failed(e)))));
+                let _ = tx.send(r.and_then(|()| rebuild.map_or(Ok(()), |e| Err(not_indexed(e)))));
             })
         }
         Command::AddLabels(ls, tx) => {
@@ -229,8 +241,7 @@ fn apply(store: &mut Store, cmd: Command, added: &Mutex<Vec<String>>) -> Reply {
                 .put_labels(&ls)
                 .map_err(|e| WriteError::Failed(e.to_string()));
             Box::new(move |rebuild: Option<String>| {
-                let _ =
-                    tx.send(r.and_then(|n| rebuild.map_or(Ok(n), |e| Err(WriteError::Failed(e)))));
+                let _ = tx.send(r.and_then(|n| rebuild.map_or(Ok(n), |e| Err(not_indexed(e)))));
             })
         }
     }

@@ -213,47 +213,60 @@ pub struct Holders {
 }
 
 /// Tainted addresses that are not exits, by what they still hold (else by taint), then
-/// address.
+/// address; of one asset or all. The order is sorted once per index.
 pub fn holders(
     index: &Index,
     e: &IncidentEntry,
     t: &PolicyTrace,
+    asset: Option<&str>,
     offset: usize,
     limit: usize,
 ) -> Page<Holders> {
     let chain = e.incident.chain;
-    let exits: BTreeSet<&str> = t.result.exits.iter().map(|x| x.address.as_str()).collect();
-    let mut rows: Vec<_> = t
-        .result
-        .addresses
-        .iter()
-        .filter(|a| a.taint > 0 && !exits.contains(a.address.as_str()))
-        .collect();
-    rows.sort_by(|a, b| {
-        (b.holding.unwrap_or(0), b.taint)
-            .cmp(&(a.holding.unwrap_or(0), a.taint))
-            .then_with(|| a.address.cmp(&b.address))
+    let all = &t.result.addresses;
+    let order = t.rendered.holders.get_or_init(|| {
+        let exits: BTreeSet<&str> = t.result.exits.iter().map(|x| x.address.as_str()).collect();
+        let mut rows: Vec<u32> = (0..all.len() as u32)
+            .filter(|&r| {
+                let a = &all[r as usize];
+                a.taint > 0 && !exits.contains(a.address.as_str())
+            })
+            .collect();
+        rows.sort_by(|&x, &y| {
+            let (a, b) = (&all[x as usize], &all[y as usize]);
+            (b.holding.unwrap_or(0), b.taint)
+                .cmp(&(a.holding.unwrap_or(0), a.taint))
+                .then_with(|| a.address.cmp(&b.address))
+                .then_with(|| a.asset.cmp(&b.asset))
+        });
+        rows
     });
-    let data = index.chains.get(&chain);
-    let holders = rows
+    let rows = order
         .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|a| Holder {
-            address: a.address.clone(),
-            asset: a.asset.clone(),
-            taint: amt(a.taint),
-            holding: a.holding.map(amt),
-            balance: data
-                .and_then(|d| d.balance(&a.address, &a.asset))
-                .map(|b| b.to_string()),
-            hop: a.hop,
-            label: index.exit_label(chain, &a.address).map(|l| l.name.clone()),
-            first_tx: a.path.last().cloned(),
-        })
-        .collect();
+        .map(|&r| &all[r as usize])
+        .filter(|a| asset.is_none_or(|x| a.asset == x));
+    let data = index.chains.get(&chain);
+    let mut total = 0;
+    let mut holders = Vec::new();
+    for a in rows {
+        if total >= offset && holders.len() < limit {
+            holders.push(Holder {
+                address: a.address.clone(),
+                asset: a.asset.clone(),
+                taint: amt(a.taint),
+                holding: a.holding.map(amt),
+                balance: data
+                    .and_then(|d| d.balance(&a.address, &a.asset))
+                    .map(|b| b.to_string()),
+                hop: a.hop,
+                label: index.exit_label(chain, &a.address).map(|l| l.name.clone()),
+                first_tx: a.path.last().cloned(),
+            });
+        }
+        total += 1;
+    }
     Page {
-        total: rows.len(),
+        total,
         offset,
         items: Holders { holders },
     }
@@ -359,49 +372,56 @@ pub struct Bucket {
 
 #[derive(Serialize)]
 pub struct Timeline {
+    pub asset: Option<String>,
     pub start: Option<i64>,
     pub end: Option<i64>,
     pub buckets: Vec<Bucket>,
 }
 
-/// Tainted movements in `n` equal time buckets from the first to the last.
-pub fn timeline(t: &PolicyTrace, n: usize) -> Timeline {
-    // Blocks whose time the data does not know (TaintedTX exports) have no place on a
-    // time axis.
+/// Tainted movements of one asset (default: the trace's main asset) in at most `n` equal
+/// time buckets covering exactly the first to the last movement. Movements of blocks
+/// whose time the data does not know (TaintedTX exports) have no place on a time axis.
+pub fn timeline(t: &PolicyTrace, n: usize, asset: Option<&str>) -> Timeline {
+    let asset = asset.map(str::to_owned).or_else(|| t.main_asset.clone());
     let timed = || {
-        t.result
-            .movements
-            .iter()
-            .filter(|m| m.time != ashiato_trace::graph::NO_TIME)
+        t.result.movements.iter().filter(|m| {
+            m.time != ashiato_trace::graph::NO_TIME && asset.as_deref().is_none_or(|a| m.asset == a)
+        })
     };
-    let times = timed().map(|m| m.time);
-    let (Some(start), Some(end)) = (times.clone().min(), times.max()) else {
+    let (Some(start), Some(end)) = (timed().map(|m| m.time).min(), timed().map(|m| m.time).max())
+    else {
         return Timeline {
+            asset,
             start: None,
             end: None,
             buckets: Vec::new(),
         };
     };
-    let n = n.max(1);
-    let width = ((end - start) / n as i64 + 1).max(1);
+    // i128: the span of two i64 times need not fit an i64.
+    let span = end as i128 - start as i128 + 1;
+    let n = (n.max(1) as i128).min(span);
+    let width = (span + n - 1) / n;
+    let n = ((span + width - 1) / width) as usize;
     let mut sums = vec![(0u64, 0 as Amount, 0 as Amount); n];
     for m in timed() {
-        let b = (((m.time - start) / width) as usize).min(n - 1);
+        let b = (((m.time as i128 - start as i128) / width) as usize).min(n - 1);
         sums[b].0 += 1;
         sums[b].1 += m.taint;
         if m.outcome == Outcome::Exit {
             sums[b].2 += m.taint;
         }
     }
+    let at = |k: i128| (start as i128 + k).clamp(i64::MIN as i128, end as i128) as i64;
     Timeline {
+        asset,
         start: Some(start),
         end: Some(end),
         buckets: sums
             .into_iter()
             .enumerate()
             .map(|(i, (c, taint, exited))| Bucket {
-                start: start + i as i64 * width,
-                end: start + (i as i64 + 1) * width - 1,
+                start: at(i as i128 * width),
+                end: at((i as i128 + 1) * width - 1),
                 movements: c,
                 taint: amt(taint),
                 exited: amt(exited),
@@ -442,6 +462,8 @@ pub struct Edge {
 pub struct FlowGraph {
     pub incident: String,
     pub policy: String,
+    /// The asset drawn: amounts of different assets are never added together.
+    pub asset: Option<String>,
     pub total_nodes: usize,
     pub truncated: bool,
     pub nodes: Vec<Node>,
@@ -456,15 +478,37 @@ struct NodeAcc {
     label: Option<String>,
 }
 
-/// The flow of one trace as a layered graph of at most `limit` nodes: seeds and exits
-/// always, then the most tainted addresses. Edges join (from, to) pairs of the movement
-/// list; x is the hop at which taint first reached a node, y its rank by taint there.
-pub fn flow_graph(index: &Index, e: &IncidentEntry, t: &PolicyTrace, limit: usize) -> FlowGraph {
+/// The flow of one asset (default: the trace's main asset) as a layered graph of at most
+/// `limit` nodes: seeds and exits first, then the most tainted addresses. Edges join
+/// (from, to) pairs of the movement list; x is the hop at which taint first reached a
+/// node, y its rank by taint there.
+pub fn flow_graph(
+    index: &Index,
+    e: &IncidentEntry,
+    t: &PolicyTrace,
+    limit: usize,
+    asset: Option<&str>,
+) -> FlowGraph {
     let chain = e.incident.chain;
+    let asset = asset.or(t.main_asset.as_deref());
+    let of_asset = |a: &str| asset.is_none_or(|x| a == x);
+    let movements: Vec<&Movement> = t
+        .result
+        .movements
+        .iter()
+        .filter(|m| of_asset(&m.asset))
+        .collect();
     let mut nodes: FxHashMap<&str, NodeAcc> = FxHashMap::default();
-    for s in &t.params.seeds {
+    // Seed addresses, and the senders of first hops (incidents seeded by transactions).
+    let seeds = t.params.seeds.iter().map(String::as_str).chain(
+        movements
+            .iter()
+            .filter(|m| m.hop == 1)
+            .map(|m| m.from.as_str()),
+    );
+    for s in seeds {
         nodes.insert(
-            s.as_str(),
+            s,
             NodeAcc {
                 kind: "seed",
                 taint: 0,
@@ -474,7 +518,7 @@ pub fn flow_graph(index: &Index, e: &IncidentEntry, t: &PolicyTrace, limit: usiz
             },
         );
     }
-    for a in &t.result.addresses {
+    for a in t.result.addresses.iter().filter(|a| of_asset(&a.asset)) {
         let acc = nodes.entry(a.address.as_str()).or_insert(NodeAcc {
             kind: if a.hop.is_some() { "holder" } else { "dust" },
             taint: 0,
@@ -488,7 +532,7 @@ pub fn flow_graph(index: &Index, e: &IncidentEntry, t: &PolicyTrace, limit: usiz
             (x, y) => x.or(y),
         };
     }
-    for x in &t.result.exits {
+    for x in t.result.exits.iter().filter(|x| of_asset(&x.asset)) {
         let acc = nodes.entry(x.address.as_str()).or_insert(NodeAcc {
             kind: "exit",
             taint: 0,
@@ -500,7 +544,7 @@ pub fn flow_graph(index: &Index, e: &IncidentEntry, t: &PolicyTrace, limit: usiz
         acc.label = Some(x.label.clone());
     }
     // Movements give exits and dust recipients their hop, and seeds what they emitted.
-    for m in &t.result.movements {
+    for m in movements.iter().copied() {
         if m.hop == 1 {
             if let Some(acc) = nodes.get_mut(m.from.as_str()).filter(|a| a.kind == "seed") {
                 acc.taint += m.taint;
@@ -582,7 +626,7 @@ pub fn flow_graph(index: &Index, e: &IncidentEntry, t: &PolicyTrace, limit: usiz
         outcome: Outcome,
     }
     let mut edges: FxHashMap<(usize, usize), EdgeAcc> = FxHashMap::default();
-    for m in &t.result.movements {
+    for m in movements.iter().copied() {
         let (Some(&s), Some(&d)) = (kept.get(m.from.as_str()), kept.get(m.to.as_str())) else {
             continue;
         };
@@ -606,6 +650,7 @@ pub fn flow_graph(index: &Index, e: &IncidentEntry, t: &PolicyTrace, limit: usiz
     FlowGraph {
         incident: e.incident.name.clone(),
         policy: t.params.policy.as_str().to_owned(),
+        asset: asset.map(str::to_owned),
         total_nodes: total,
         truncated: total > order.len(),
         edges: edges
@@ -736,6 +781,8 @@ mod tests {
                 params,
                 result,
                 exit_hops: vec![Some(2)],
+                main_asset: Some("X".into()),
+                rendered: Default::default(),
             }],
         };
         (Index::empty(vec![PolicyName::Haircut]), e)
@@ -744,8 +791,8 @@ mod tests {
     #[test]
     fn timeline_buckets_split_time_evenly_and_sum_exactly() {
         let (_, e) = fixture();
-        let t = timeline(&e.traces[0], 2);
-        // Width (10 - 0) / 2 + 1 = 6: [0, 5] holds t1 and t2, [6, 11] holds the exit.
+        let t = timeline(&e.traces[0], 2, None);
+        // 11 seconds in 2 buckets of 6: [0, 5] holds t1 and t2, [6, 10] the exit.
         assert_eq!((t.start, t.end), (Some(0), Some(10)));
         let b: Vec<_> = t
             .buckets
@@ -760,13 +807,70 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(b, vec![(0, 5, 2, "160", "0"), (6, 11, 1, "40", "40")]);
+        assert_eq!(b, vec![(0, 5, 2, "160", "0"), (6, 10, 1, "40", "40")]);
+        // More buckets than seconds: one a second, none past the end.
+        assert_eq!(timeline(&e.traces[0], 500, None).buckets.len(), 11);
+    }
+
+    #[test]
+    fn a_timeline_over_all_of_i64_does_not_overflow() {
+        let (_, mut e) = fixture();
+        let m = &mut e.traces[0].result.movements;
+        m[0].time = i64::MIN + 1;
+        m[2].time = i64::MAX;
+        let t = timeline(&e.traces[0], 2, None);
+        let b: Vec<_> = t
+            .buckets
+            .iter()
+            .map(|b| (b.start, b.end, b.movements))
+            .collect();
+        assert_eq!(
+            b,
+            vec![(i64::MIN + 1, 0, 1), (1, i64::MAX, 2)],
+            "2^64 - 1 seconds in two buckets of 2^63: t2 at time 5 falls in the second"
+        );
+    }
+
+    #[test]
+    fn graphs_and_timelines_never_add_two_assets() {
+        let (index, mut e) = fixture();
+        let mut y = mv(3, "t4", "S", "A", 7, 1, Outcome::Held);
+        y.asset = "Y".into();
+        e.traces[0].result.movements.push(y);
+        let mut ay = held("A", 7, 1);
+        ay.asset = "Y".into();
+        e.traces[0].result.addresses.push(ay);
+        // Default: the main asset X only.
+        let g = flow_graph(&index, &e, &e.traces[0], 10, None);
+        assert_eq!(g.asset.as_deref(), Some("X"));
+        let sa = g.edges.iter().find(|x| x.source == "S").unwrap();
+        assert_eq!((sa.taint.as_str(), sa.count), ("100", 1));
+        let g = flow_graph(&index, &e, &e.traces[0], 10, Some("Y"));
+        let sa = g.edges.iter().find(|x| x.source == "S").unwrap();
+        assert_eq!((sa.taint.as_str(), sa.count), ("7", 1));
+        assert_eq!(g.nodes.iter().find(|n| n.id == "S").unwrap().taint, "7");
+        let t = timeline(&e.traces[0], 1, Some("Y"));
+        assert_eq!(
+            (t.buckets[0].movements, t.buckets[0].taint.as_str()),
+            (1, "7")
+        );
+        assert_eq!(timeline(&e.traces[0], 1, None).buckets[0].taint, "200");
+    }
+
+    #[test]
+    fn an_incident_seeded_by_transactions_has_its_senders_as_seeds() {
+        let (index, mut e) = fixture();
+        e.traces[0].params.seeds.clear();
+        let g = flow_graph(&index, &e, &e.traces[0], 10, None);
+        let s = g.nodes.iter().find(|n| n.id == "S").unwrap();
+        assert_eq!((s.kind, s.taint.as_str()), ("seed", "100"));
+        assert_eq!(g.edges.len(), 3);
     }
 
     #[test]
     fn flow_graph_layers_by_hop_and_keeps_seeds_and_exits_first() {
         let (index, e) = fixture();
-        let g = flow_graph(&index, &e, &e.traces[0], 10);
+        let g = flow_graph(&index, &e, &e.traces[0], 10, None);
         let nodes: Vec<_> = g
             .nodes
             .iter()
@@ -806,7 +910,7 @@ mod tests {
         assert!(!g.truncated && g.total_nodes == 4);
         // Two columns share hop 2: E above B, centred on 0.
         assert_eq!((g.nodes[1].y, g.nodes[3].y), (-0.5, 0.5));
-        let small = flow_graph(&index, &e, &e.traces[0], 2);
+        let small = flow_graph(&index, &e, &e.traces[0], 2, None);
         assert!(small.truncated);
         assert_eq!(small.nodes.len(), 2);
         assert!(small.edges.is_empty());
@@ -815,7 +919,7 @@ mod tests {
     #[test]
     fn holders_leave_out_exits_and_page() {
         let (index, e) = fixture();
-        let h = holders(&index, &e, &e.traces[0], 1, 5);
+        let h = holders(&index, &e, &e.traces[0], None, 1, 5);
         assert_eq!(h.total, 2);
         assert_eq!(h.items.holders.len(), 1);
         assert_eq!(h.items.holders[0].address, "B");

@@ -1435,20 +1435,21 @@ fn timeline_buckets_add_up_to_the_movements() {
             .clone();
         assert_eq!(s(exited), p["summary"]["exited"].as_str().unwrap());
     }
-    // The Ethereum case in 4 buckets of (4 h / 4) + 1 s: movements at +0 and +10 min,
-    // +2 h, +3 h (the exit), +4 h.
+    // The Ethereum case: 4 h + 1 s in 4 buckets of ⌈14,401 / 4⌉ = 3,601 s, the last one
+    // ending at the last movement; movements at +0 and +10 min, +2 h, +3 h (the exit),
+    // +4 h.
     let w = 3_601;
     let t0 = ETH_SINCE_UNIX;
     let tl = srv
         .get(&format!("/api/v1/incidents/{ETH_CASE}/timeline?buckets=4"))
         .ok(200);
     let b = |i: i64, n: u32, taint: Amount, exited: Amount| {
-        json!({"start": t0 + i * w, "end": t0 + (i + 1) * w - 1, "movements": n,
-               "taint": s(taint), "exited": s(exited)})
+        json!({"start": t0 + i * w, "end": (t0 + (i + 1) * w - 1).min(t0 + 4 * 3600),
+               "movements": n, "taint": s(taint), "exited": s(exited)})
     };
     assert_eq!(
         tl,
-        json!({"start": t0, "end": t0 + 4 * 3600, "buckets": [
+        json!({"asset": "ETH", "start": t0, "end": t0 + 4 * 3600, "buckets": [
             b(0, 2, 9 * ETH, 0), b(1, 1, 4 * ETH, 0), b(2, 1, 3 * ETH, 3 * ETH), b(3, 1, ETH, 0)
         ]})
     );
@@ -1464,7 +1465,8 @@ fn timeline_buckets_add_up_to_the_movements() {
             "/api/v1/incidents/{ETH_CASE}/timeline?buckets=100000"
         ))
         .ok(200);
-    assert_eq!(many["buckets"].as_array().unwrap().len(), 500);
+    // At most 500, and never more than one a second: 14,401 s in 500 buckets of 29 s.
+    assert_eq!(many["buckets"].as_array().unwrap().len(), 497);
 }
 
 #[test]
@@ -2672,7 +2674,10 @@ fn an_incident_on_a_chain_without_data_is_stored_and_empty() {
     assert_eq!(i["policies"][0]["summary"]["entered"], "0");
     assert_eq!(i["policies"][0]["movements"], 0);
     let tl = srv.get("/api/v1/incidents/btc-case/timeline").ok(200);
-    assert_eq!(tl, json!({"start": null, "end": null, "buckets": []}));
+    assert_eq!(
+        tl,
+        json!({"asset": null, "start": null, "end": null, "buckets": []})
+    );
     let g = srv.get("/api/v1/incidents/btc-case/graph").ok(200);
     assert_eq!(g["total_nodes"], 1, "the seed");
     assert_eq!(
@@ -2987,10 +2992,19 @@ fn writes_to_a_store_that_takes_none_are_503() {
     assert_error(&a, 503, "unavailable");
     let a = srv.post_json(
         "/api/v1/labels",
-        &json!({"chain": "eth", "labels": []}),
+        &json!({"chain": "eth", "labels": [
+            {"address": ETH_D, "name": "Somebody", "kind": "info"}
+        ]}),
         Some(&key),
     );
     assert_error(&a, 503, "unavailable");
+    // Nothing to write needs no store.
+    let a = srv.post_json(
+        "/api/v1/labels",
+        &json!({"chain": "eth", "labels": []}),
+        Some(&key),
+    );
+    assert_eq!(a.ok(201), json!({"stored": 0}));
 }
 
 #[test]

@@ -172,3 +172,15 @@ export async function run(name, body) {
   }
   process.exit(code);
 }
+
+/** Waits until the page's flow graph is drawn (`window.__ashiato.graphReady`). */
+export async function waitGraphReady(page, what, timeout = TIMEOUT) {
+  await page
+    .waitForFunction(() => window.__ashiato && window.__ashiato.graphReady === true, null, { timeout })
+    .catch(() => fail(`${what}: the flow graph was not drawn within ${timeout} ms`));
+}
+
+/** The sigma camera's state in the page: `{x, y, ratio, angle}`. */
+export async function cameraState(page) {
+  return page.evaluate(() => ({ ...window.__ashiato.sigma.getCamera().getState() }));
+}
