@@ -385,10 +385,12 @@ async fn openapi() -> impl IntoResponse {
 async fn screen_one(
     State(s): St,
     P((chain, address)): P<(String, String)>,
-) -> Result<Json<views::ScreenResult>, ApiError> {
+) -> Result<Response, ApiError> {
     let chain = parse_chain(&chain)?;
     let address = parse_address(chain, &address)?;
-    Ok(Json(views::screen(&s.index(), chain, &address)))
+    let index = s.index();
+    // Serialised here, while the answer still borrows the index.
+    Ok(Json(views::screen(&index, chain, &address)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -400,17 +402,17 @@ struct Batch {
 
 #[derive(Serialize)]
 #[serde(untagged)]
-enum BatchItem {
-    Ok(views::ScreenResult),
+enum BatchItem<'a> {
+    Ok(views::ScreenResult<'a>),
     Err { address: String, error: String },
 }
 
 #[derive(Serialize)]
-struct BatchResult {
-    results: Vec<BatchItem>,
+struct BatchResult<'a> {
+    results: Vec<BatchItem<'a>>,
 }
 
-async fn screen_many(State(s): St, J(b): J<Batch>) -> Result<Json<BatchResult>, ApiError> {
+async fn screen_many(State(s): St, J(b): J<Batch>) -> Result<Response, ApiError> {
     let chain = parse_chain(&b.chain)?;
     if b.addresses.len() > MAX_BATCH {
         return Err(ApiError::new(
@@ -434,7 +436,7 @@ async fn screen_many(State(s): St, J(b): J<Batch>) -> Result<Json<BatchResult>, 
             },
         })
         .collect();
-    Ok(Json(BatchResult { results }))
+    Ok(Json(BatchResult { results }).into_response())
 }
 
 async fn incidents(State(s): St) -> Json<Vec<views::IncidentSummary>> {
@@ -566,17 +568,14 @@ async fn exits(
     on_trace(&s, &name, &o, |_, e, t| Ok(Json(views::exits(e, t))))
 }
 
-async fn movements(
-    State(s): St,
-    P(name): P<String>,
-    Q(o): Q<Opts>,
-) -> Result<Json<views::Page<views::Movements>>, ApiError> {
+async fn movements(State(s): St, P(name): P<String>, Q(o): Q<Opts>) -> Result<Response, ApiError> {
     let (offset, limit) = (
         o.offset.unwrap_or(0),
         o.limit.unwrap_or(100).clamp(1, MAX_PAGE),
     );
+    // Serialised here, while the page still borrows the trace.
     on_trace(&s, &name, &o, |_, _, t| {
-        Ok(Json(views::movements(t, offset, limit)))
+        Ok(Json(views::movements(t, offset, limit)).into_response())
     })
 }
 

@@ -15,6 +15,7 @@ use ashiato_trace::{AddressTaint, Direction, Exit, Movement, Outcome, PolicyName
 use serde::{Deserialize, Serialize};
 
 use crate::index::{sha256_hex, ChainData, IncidentEntry, Index, Params, PolicyTrace};
+use crate::views::MovementView;
 
 /// The program that wrote a report (recorded in its seal).
 pub const TOOL: &str = concat!("ashiato ", env!("CARGO_PKG_VERSION"));
@@ -315,41 +316,6 @@ impl<'a> From<&'a Exit> for ExitView<'a> {
             amount: x.amount.to_string(),
             transfers: x.transfers,
             path: &x.path,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct MovementView<'a> {
-    block: u64,
-    time: i64,
-    tx: &'a str,
-    from: &'a str,
-    to: &'a str,
-    asset: &'a str,
-    value: String,
-    taint: String,
-    hop: u32,
-    outcome: Outcome,
-    label: Option<&'a str>,
-    path: &'a [String],
-}
-
-impl<'a> From<&'a Movement> for MovementView<'a> {
-    fn from(m: &'a Movement) -> Self {
-        MovementView {
-            block: m.block,
-            time: m.time,
-            tx: &m.tx,
-            from: &m.from,
-            to: &m.to,
-            asset: &m.asset,
-            value: m.value.to_string(),
-            taint: m.taint.to_string(),
-            hop: m.hop,
-            outcome: m.outcome,
-            label: m.label.as_deref(),
-            path: &m.path,
         }
     }
 }

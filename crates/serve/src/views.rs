@@ -32,70 +32,79 @@ impl From<&Label> for LabelView {
     }
 }
 
+/// Borrowed from the index: a screening answer is serialised straight from the trace.
 #[derive(Serialize)]
-pub struct Hit {
-    pub incident: String,
-    pub policy: String,
+pub struct Hit<'a> {
+    pub incident: &'a str,
+    pub policy: &'static str,
     /// `holder` (followed: it received taint and may pass it on), `dust` (only movements
     /// below the dust threshold or caught by the spray rule) or `exit` (a labelled
     /// entity where the trace stopped: taint is what was deposited there).
     pub role: &'static str,
-    pub asset: String,
+    pub asset: &'a str,
     pub taint: String,
     pub holding: Option<String>,
     pub dust: String,
     pub hop: Option<u32>,
     /// The transaction that first brought taint here (the last of `path`).
-    pub first_tx: Option<String>,
-    pub path: Vec<String>,
+    pub first_tx: Option<&'a str>,
+    pub path: &'a [String],
     pub path_len: usize,
 }
 
 #[derive(Serialize)]
-pub struct ScreenResult {
+pub struct ScreenResult<'a> {
     pub chain: Chain,
     pub address: String,
     pub tainted: bool,
     pub labels: Vec<LabelView>,
-    pub hits: Vec<Hit>,
+    pub hits: Vec<Hit<'a>>,
 }
 
-pub fn screen(index: &Index, chain: Chain, address: &Address) -> ScreenResult {
-    let hits: Vec<Hit> = index
+pub fn screen<'a>(index: &'a Index, chain: Chain, address: &Address) -> ScreenResult<'a> {
+    let hits: Vec<Hit<'a>> = index
         .screen(chain, address)
         .into_iter()
-        .map(|s: Screened<'_>| {
+        .map(|s: Screened<'a>| {
             let (role, asset, taint, holding, dust, hop, path) = match s.reached {
                 Reached::Address(a) => (
                     if a.hop.is_some() { "holder" } else { "dust" },
-                    &a.asset,
+                    a.asset.as_str(),
                     a.taint,
                     a.holding,
                     a.dust,
                     a.hop,
-                    &a.path,
+                    a.path.as_slice(),
                 ),
-                Reached::Exit(x, hop) => ("exit", &x.asset, x.amount, None, 0, hop, &x.path),
+                Reached::Exit(x, hop) => (
+                    "exit",
+                    x.asset.as_str(),
+                    x.amount,
+                    None,
+                    0,
+                    hop,
+                    x.path.as_slice(),
+                ),
             };
             Hit {
-                incident: s.incident.incident.name.clone(),
-                policy: s.trace.params.policy.as_str().to_owned(),
+                incident: &s.incident.incident.name,
+                policy: s.trace.params.policy.as_str(),
                 role,
-                asset: asset.clone(),
+                asset,
                 taint: amt(taint),
                 holding: holding.map(amt),
                 dust: amt(dust),
                 hop,
-                first_tx: path.last().cloned(),
+                first_tx: path.last().map(String::as_str),
                 path_len: path.len(),
-                path: path.clone(),
+                path,
             }
         })
         .collect();
     ScreenResult {
         chain,
         address: address.to_string(),
-        tainted: hits.iter().any(|h| h.taint != "0"),
+        tainted: hits.iter().any(|h| h.taint != "0" && h.role != "dust"),
         labels: index
             .labels(chain, address)
             .iter()
@@ -304,47 +313,49 @@ pub fn exits(e: &IncidentEntry, t: &PolicyTrace) -> Vec<ExitView> {
         .collect()
 }
 
-#[derive(Serialize)]
-pub struct MovementView {
+/// One tainted movement as the API and the exports give it (borrowed: pages and exports
+/// serialise straight from the trace).
+#[derive(Debug, Clone, Serialize)]
+pub struct MovementView<'a> {
     pub block: u64,
     pub time: i64,
-    pub tx: String,
-    pub from: String,
-    pub to: String,
-    pub asset: String,
+    pub tx: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub asset: &'a str,
     pub value: String,
     pub taint: String,
     pub hop: u32,
     pub outcome: Outcome,
-    pub label: Option<String>,
-    pub path: Vec<String>,
+    pub label: Option<&'a str>,
+    pub path: &'a [String],
 }
 
-impl From<&Movement> for MovementView {
-    fn from(m: &Movement) -> Self {
+impl<'a> From<&'a Movement> for MovementView<'a> {
+    fn from(m: &'a Movement) -> Self {
         MovementView {
             block: m.block,
             time: m.time,
-            tx: m.tx.clone(),
-            from: m.from.clone(),
-            to: m.to.clone(),
-            asset: m.asset.clone(),
+            tx: &m.tx,
+            from: &m.from,
+            to: &m.to,
+            asset: &m.asset,
             value: amt(m.value),
             taint: amt(m.taint),
             hop: m.hop,
             outcome: m.outcome,
-            label: m.label.clone(),
-            path: m.path.clone(),
+            label: m.label.as_deref(),
+            path: &m.path,
         }
     }
 }
 
 #[derive(Serialize)]
-pub struct Movements {
-    pub movements: Vec<MovementView>,
+pub struct Movements<'a> {
+    pub movements: Vec<MovementView<'a>>,
 }
 
-pub fn movements(t: &PolicyTrace, offset: usize, limit: usize) -> Page<Movements> {
+pub fn movements(t: &PolicyTrace, offset: usize, limit: usize) -> Page<Movements<'_>> {
     Page {
         total: t.result.movements.len(),
         offset,

@@ -44,8 +44,9 @@ pub enum Progress<'a> {
 /// Runs until `stop` is set or `until_height` is reached. Node and sink failures are
 /// reported through `progress` and retried next round; only the store failing ends it.
 ///
-/// `refresh` is called with the store at the start and after every step that wrote: what
-/// serves the store's alerts (a [`crate::sink::Hub`], a screening index) reloads there.
+/// `refresh` is called with the store at the start, after every round that synced blocks
+/// and after every step that wrote: what serves the store (a [`crate::sink::Hub`], a
+/// screening index) reloads there.
 pub fn run(
     store: &mut Store,
     watcher: &Watcher,
@@ -83,7 +84,9 @@ pub fn run(
                 Err(crate::sink::DeliverError::Sink(e)) => progress(Progress::SinkError(&e)),
             }
         }
-        if !refreshed || step.as_ref().is_some_and(StepReport::wrote) {
+        // New blocks change balances and the chain's digest even when no alert changed.
+        let moved = followed.is_some_and(|f| f.blocks > 0 || f.rolled_back_to.is_some());
+        if !refreshed || moved || step.as_ref().is_some_and(StepReport::wrote) {
             refresh(store)?;
             refreshed = true;
         }
