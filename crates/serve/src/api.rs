@@ -560,12 +560,10 @@ async fn holders(
     .await
 }
 
-async fn exits(
-    State(s): St,
-    P(name): P<String>,
-    Q(o): Q<Opts>,
-) -> Result<Json<Vec<views::ExitView>>, ApiError> {
-    on_trace(&s, &name, &o, |_, e, t| Ok(Json(views::exits(e, t))))
+async fn exits(State(s): St, P(name): P<String>, Q(o): Q<Opts>) -> Result<Response, ApiError> {
+    on_trace(&s, &name, &o, |_, e, t| {
+        Ok(Json(views::exits(e, t)).into_response())
+    })
 }
 
 async fn movements(State(s): St, P(name): P<String>, Q(o): Q<Opts>) -> Result<Response, ApiError> {

@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use ashiato_model::{Address, Amount, Chain, Family, Label, UtcTime};
-use ashiato_trace::{AddressTaint, Direction, Exit, Movement, Outcome, PolicyName, Summary};
+use ashiato_trace::{AddressTaint, Direction, Exit, Movement, Outcome, PolicyName};
 use serde::{Deserialize, Serialize};
 
 use crate::index::{sha256_hex, ChainData, IncidentEntry, Index, Params, PolicyTrace};
-use crate::views::MovementView;
+use crate::views::{ExitView, MovementView, SummaryView};
 
 /// The program that wrote a report (recorded in its seal).
 pub const TOOL: &str = concat!("ashiato ", env!("CARGO_PKG_VERSION"));
@@ -237,37 +237,6 @@ pub fn deposits<'e>(e: &Evidence<'e>, address: &str) -> Vec<&'e Movement> {
 // Canonical views: amounts as decimal strings (they exceed 2^53), fixed field order.
 
 #[derive(Debug, Clone, Serialize)]
-struct SummaryView {
-    entered: String,
-    held: String,
-    exited: String,
-    dust: String,
-    lost_to_fees: String,
-    cut_by_hops: String,
-    returned_to_seeds: String,
-    left_data: String,
-    events: u64,
-    tainted_events: u64,
-}
-
-impl From<&Summary> for SummaryView {
-    fn from(s: &Summary) -> Self {
-        SummaryView {
-            entered: s.entered.to_string(),
-            held: s.held.to_string(),
-            exited: s.exited.to_string(),
-            dust: s.dust.to_string(),
-            lost_to_fees: s.lost_to_fees.to_string(),
-            cut_by_hops: s.cut_by_hops.to_string(),
-            returned_to_seeds: s.returned_to_seeds.to_string(),
-            left_data: s.left_data.to_string(),
-            events: s.events,
-            tainted_events: s.tainted_events,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
 struct AddressView<'a> {
     address: &'a str,
     asset: &'a str,
@@ -293,29 +262,6 @@ impl<'a> AddressView<'a> {
             dust: a.dust.to_string(),
             dust_transfers: a.dust_transfers,
             label,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct ExitView<'a> {
-    address: &'a str,
-    label: &'a str,
-    asset: &'a str,
-    amount: String,
-    transfers: u32,
-    path: &'a [String],
-}
-
-impl<'a> From<&'a Exit> for ExitView<'a> {
-    fn from(x: &'a Exit) -> Self {
-        ExitView {
-            address: &x.address,
-            label: &x.label,
-            asset: &x.asset,
-            amount: x.amount.to_string(),
-            transfers: x.transfers,
-            path: &x.path,
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use ashiato_model::{Address, Amount, Chain, Label};
-use ashiato_trace::{Movement, Outcome};
+use ashiato_trace::{Exit, Movement, Outcome, Summary};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -114,7 +114,8 @@ pub fn screen<'a>(index: &'a Index, chain: Chain, address: &Address) -> ScreenRe
     }
 }
 
-#[derive(Serialize)]
+/// Where the taint went (docs/tracing.md), as the API, the reports and the exports give it.
+#[derive(Debug, Clone, Serialize)]
 pub struct SummaryView {
     pub entered: String,
     pub held: String,
@@ -124,6 +125,25 @@ pub struct SummaryView {
     pub cut_by_hops: String,
     pub returned_to_seeds: String,
     pub left_data: String,
+    pub events: u64,
+    pub tainted_events: u64,
+}
+
+impl From<&Summary> for SummaryView {
+    fn from(s: &Summary) -> Self {
+        SummaryView {
+            entered: amt(s.entered),
+            held: amt(s.held),
+            exited: amt(s.exited),
+            dust: amt(s.dust),
+            lost_to_fees: amt(s.lost_to_fees),
+            cut_by_hops: amt(s.cut_by_hops),
+            returned_to_seeds: amt(s.returned_to_seeds),
+            left_data: amt(s.left_data),
+            events: s.events,
+            tainted_events: s.tainted_events,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -171,24 +191,12 @@ pub fn incident_summary(index: &Index, e: &IncidentEntry) -> IncidentSummary {
         policies: e
             .traces
             .iter()
-            .map(|t| {
-                let s = &t.result.summary;
-                PolicySummary {
-                    policy: t.params.policy.as_str().to_owned(),
-                    tainted_addresses: t.result.addresses.iter().filter(|a| a.taint > 0).count(),
-                    exits: t.result.exits.len(),
-                    movements: t.result.movements.len(),
-                    summary: SummaryView {
-                        entered: amt(s.entered),
-                        held: amt(s.held),
-                        exited: amt(s.exited),
-                        dust: amt(s.dust),
-                        lost_to_fees: amt(s.lost_to_fees),
-                        cut_by_hops: amt(s.cut_by_hops),
-                        returned_to_seeds: amt(s.returned_to_seeds),
-                        left_data: amt(s.left_data),
-                    },
-                }
+            .map(|t| PolicySummary {
+                policy: t.params.policy.as_str().to_owned(),
+                tainted_addresses: t.result.addresses.iter().filter(|a| a.taint > 0).count(),
+                exits: t.result.exits.len(),
+                movements: t.result.movements.len(),
+                summary: SummaryView::from(&t.result.summary),
             })
             .collect(),
     }
@@ -281,34 +289,46 @@ pub fn holders(
     }
 }
 
-#[derive(Serialize)]
-pub struct ExitView {
-    pub address: String,
-    pub label: String,
-    pub asset: String,
+/// An exit as the API, the reports and the exports give it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExitView<'a> {
+    pub address: &'a str,
+    pub label: &'a str,
+    pub asset: &'a str,
     pub amount: String,
     pub transfers: u32,
-    pub path: Vec<String>,
-    pub report: String,
+    pub path: &'a [String],
+    /// The API's link to the exit's evidence report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
-pub fn exits(e: &IncidentEntry, t: &PolicyTrace) -> Vec<ExitView> {
+impl<'a> From<&'a Exit> for ExitView<'a> {
+    fn from(x: &'a Exit) -> Self {
+        ExitView {
+            address: &x.address,
+            label: &x.label,
+            asset: &x.asset,
+            amount: amt(x.amount),
+            transfers: x.transfers,
+            path: &x.path,
+            report: None,
+        }
+    }
+}
+
+pub fn exits<'a>(e: &IncidentEntry, t: &'a PolicyTrace) -> Vec<ExitView<'a>> {
     t.result
         .exits
         .iter()
         .map(|x| ExitView {
-            address: x.address.clone(),
-            label: x.label.clone(),
-            asset: x.asset.clone(),
-            amount: amt(x.amount),
-            transfers: x.transfers,
-            path: x.path.clone(),
-            report: format!(
+            report: Some(format!(
                 "/api/v1/incidents/{}/exits/{}/report.html?policy={}",
                 url_segment(&e.incident.name),
                 url_segment(&x.address),
                 t.params.policy.as_str()
-            ),
+            )),
+            ..ExitView::from(x)
         })
         .collect()
 }

@@ -1047,7 +1047,10 @@ fn incidents_are_listed_with_each_policys_totals() {
     assert_eq!(
         p["summary"],
         json!({"entered": s(9 * ETH), "held": s(6 * ETH), "exited": s(3 * ETH), "dust": "0",
-               "lost_to_fees": "0", "cut_by_hops": "0", "returned_to_seeds": "0", "left_data": "0"})
+               "lost_to_fees": "0", "cut_by_hops": "0", "returned_to_seeds": "0", "left_data": "0",
+               // All 7 transfers walked; 5 carried taint (S→A, S→B, A→C, B→X, C→E; D→A is
+               // clean, F→S came before `since`).
+               "events": 7, "tainted_events": 5})
     );
     assert_eq!(p["tainted_addresses"], 4);
     assert_eq!(p["exits"], 1);
