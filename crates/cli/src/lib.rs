@@ -7,6 +7,7 @@ pub mod load;
 pub mod node;
 pub mod report;
 pub mod serve;
+pub mod splitmix;
 pub mod utxo;
 pub mod watch;
 

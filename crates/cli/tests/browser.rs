@@ -10,9 +10,13 @@
 //! `ASHIATO_CHROMIUM` and `ASHIATO_PLAYWRIGHT_CORE` point elsewhere. Screenshots land in
 //! `target/tmp/browser/`.
 
+use ashiato::splitmix::{mix, SplitMix64};
+use common::{bin, run_ok, start_server, Proc};
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -31,10 +35,6 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// One browser at a time: two chromiums on a two-core machine only slow each other.
 static BROWSER: Mutex<()> = Mutex::new(());
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_ashiato")
-}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -181,54 +181,6 @@ fn playwright_core() -> PathBuf {
         let _ = std::fs::remove_dir_all(&staging);
         installed().expect("npm installed playwright-core")
     })
-}
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `cmd` (an `ashiato serve` or `watch --serve`), reads the URL from its first
-/// stderr line `listening on http://…`, and keeps draining stderr.
-fn start_server(mut cmd: Command) -> (Proc, String) {
-    let mut child = Proc(
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut err = BufReader::new(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the server's first stderr line: {first:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    std::thread::spawn(move || {
-        for l in err.lines().map_while(Result::ok) {
-            eprintln!("server: {l}");
-        }
-    });
-    (child, url)
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let o = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "ashiato {args:?}: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
 }
 
 /// A browser script under `tests/browser/`, its stdout lines as they come.
@@ -490,22 +442,9 @@ const SYNTHETIC_EXCHANGES: usize = 3;
 /// The generator's seed: the same synthetic incident every run.
 const SYNTHETIC_RNG_SEED: u64 = 0x5eed_a5a1_a700_0001;
 
-/// splitmix64: a fixed-seed generator, so the synthetic incident is the same every run.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform enough in `lo..hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
+/// Uniform enough in `lo..hi` (a fixed-seed SplitMix64: the same incident every run).
+fn range(rng: &mut SplitMix64, lo: u64, hi: u64) -> u64 {
+    lo + rng.below(hi - lo)
 }
 
 /// A synthetic, seeded flow on the generic chain, written as an Ashiato CSV
@@ -516,9 +455,9 @@ impl SplitMix {
 /// `SYNTHETIC_EXCHANGES` labelled exchanges. Returns the number of movements.
 fn write_synthetic_incident(csv: &Path, labels: &Path) -> usize {
     use std::fmt::Write as _;
-    let mut rng = SplitMix(SYNTHETIC_RNG_SEED);
+    let mut rng = SplitMix64(SYNTHETIC_RNG_SEED);
     // Distinct, address-looking names: splitmix64 of an index is a bijection.
-    let name = |prefix: &str, i: u64| format!("{prefix}{:016x}", SplitMix(i).next());
+    let name = |prefix: &str, i: u64| format!("{prefix}{:016x}", mix(i));
     let hop1: Vec<String> = (0..SYNTHETIC_FANOUT as u64)
         .map(|i| name("syn1", i))
         .collect();
@@ -540,13 +479,13 @@ fn write_synthetic_incident(csv: &Path, labels: &Path) -> usize {
     };
     let mut balance = Vec::new();
     for a in &hop1 {
-        let clean = rng.range(100_000_000, 500_000_000);
+        let clean = range(&mut rng, 100_000_000, 500_000_000);
         row(&mut out, block, "synfunder", a, clean);
         balance.push(clean);
     }
     block += 1;
     for (i, a) in hop1.iter().enumerate() {
-        let stolen = rng.range(500_000_000, 2_000_000_000);
+        let stolen = range(&mut rng, 500_000_000, 2_000_000_000);
         row(&mut out, block, SYNTHETIC_SEED, a, stolen);
         balance[i] += stolen;
     }
@@ -557,20 +496,20 @@ fn write_synthetic_incident(csv: &Path, labels: &Path) -> usize {
         let share = balance[i] / (2 * SYNTHETIC_FANOUT as u64);
         for j in 0..SYNTHETIC_FANOUT as u64 {
             let to = name("syn2", ((i as u64) << 16) | j);
-            row(&mut out, block, a, &to, rng.range(share, 2 * share));
+            row(&mut out, block, a, &to, range(&mut rng, share, 2 * share));
             hop2.push(to);
         }
     }
     block += 1;
     for k in 0..SYNTHETIC_DEPOSITS {
-        let from = &hop2[rng.range(0, hop2.len() as u64) as usize];
+        let from = &hop2[range(&mut rng, 0, hop2.len() as u64) as usize];
         let to = &exchanges[k % SYNTHETIC_EXCHANGES];
         row(
             &mut out,
             block + k as u64 / 8,
             from,
             to,
-            rng.range(1_000_000, 5_000_000),
+            range(&mut rng, 1_000_000, 5_000_000),
         );
     }
     std::fs::write(csv, out).unwrap();

@@ -3,6 +3,8 @@
 //! spray, exits, the drain on the first theft transfer, the signed feed, reorganisations
 //! and kill -9 at random points.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -20,13 +22,11 @@ use ashiato_trace::PolicyName;
 use ashiato_watch::WatchConfig;
 use serde_json::Value;
 
+use common::{bin, run_ok, start_server};
+
 const XEM: u128 = 1_000_000;
 /// The 30 Jan spray moved 100 XEM a transfer; the laundering never less than 300,000.
 const SPRAY_MAX: u128 = 1_000 * XEM;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_ashiato")
-}
 
 /// A store holding the fixture's labels and incident, nothing synced.
 fn prepared_store(dir: &Path, f: &Fixture) {
@@ -280,12 +280,6 @@ fn verified_listing(file: &Path, feed: &str, key: &str) -> Vec<Value> {
         "--json",
     ]);
     serde_json::from_str(&out).unwrap()
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// kill -9 at random points of a watch over the whole chain, restarted each time: every
@@ -726,28 +720,15 @@ fn a_watch_with_serve_screens_what_it_has_synced_and_takes_writes() {
     ]);
     let key = key.trim().to_owned();
     server.set_tip(first_alert_block - 1);
-    let mut child = Killed(
-        Command::new(bin())
-            .args(["watch", "--store"])
-            .arg(dir.path())
-            .args(["--poll-ms", "20", "--batch", "1", "--quiet"])
-            .args(["--spray-max", &SPRAY_MAX.to_string()])
-            .args(["--custody", f.hot_wallet.as_str()])
-            .args(["--serve", "127.0.0.1:0"])
-            .args(["nem", "--node", &server.url()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut err = BufReader::new(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first stderr line: {first:?}"))
-        .to_owned();
+    let mut cmd = Command::new(bin());
+    cmd.args(["watch", "--store"])
+        .arg(dir.path())
+        .args(["--poll-ms", "20", "--batch", "1", "--quiet"])
+        .args(["--spray-max", &SPRAY_MAX.to_string()])
+        .args(["--custody", f.hot_wallet.as_str()])
+        .args(["--serve", "127.0.0.1:0"])
+        .args(["nem", "--node", &server.url()]);
+    let (_watch, url) = start_server(cmd);
     let http = reqwest::blocking::Client::new();
     let get = |path: &str| -> Value {
         http.get(format!("{url}{path}"))
@@ -823,14 +804,4 @@ fn a_watch_with_serve_screens_what_it_has_synced_and_takes_writes() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-}
-
-/// A child process killed when the test ends, passing or failing.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

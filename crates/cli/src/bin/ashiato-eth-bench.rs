@@ -22,6 +22,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
+use ashiato::splitmix::SplitMix64;
 use ashiato_eth::devnet::{self, erc20_mint, erc20_runtime, erc20_transfer, Anvil};
 use ashiato_eth::json::{Fixed, H160, H256, Q};
 use ashiato_eth::rpc::{ClientOptions, EthClient, TraceMode};
@@ -76,21 +77,17 @@ struct Args {
     python: String,
 }
 
-/// SplitMix64: a small seeded generator, so the load is the same on every run.
-struct Rng(u64);
+/// A seeded SplitMix64, so the load is the same on every run.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (n > 0; the modulo bias is irrelevant here).
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.below(n)
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -192,7 +189,7 @@ fn generate(node: &Anvil, a: &Args) -> Result<Load> {
     ensure!(a.holders >= 2, "--holders must be at least 2");
     ensure!(a.txs_per_block >= 1, "--txs-per-block must be at least 1");
     let t = Instant::now();
-    let mut rng = Rng(a.seed);
+    let mut rng = Rng(SplitMix64(a.seed));
     let dev = node.accounts.first().context("anvil has no dev accounts")?;
     let minter = node.accounts.get(1).unwrap_or(dev);
     let mut load = Load::default();

@@ -33,6 +33,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use ashiato::splitmix::SplitMix64;
 use ashiato_model::{Amount, Chain};
 use ashiato_nem::client::{ClientOptions, Nis1Client};
 use ashiato_nem::coincheck::{self, Fixture};
@@ -334,18 +335,12 @@ fn sync_only_thread(
     Ok(())
 }
 
-/// SplitMix64: the reveal jitter, seeded.
-struct Jitter(u64);
+/// The reveal jitter, seeded.
+struct Jitter(SplitMix64);
 
 impl Jitter {
     fn next(&mut self, below: Duration) -> Duration {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let us = below.as_micros().max(1) as u64;
-        Duration::from_micros(z % us)
+        Duration::from_micros(self.0.below(below.as_micros().max(1) as u64))
     }
 }
 
@@ -404,7 +399,7 @@ fn measure(
             }
         }
     }
-    let mut jitter = Jitter(seed);
+    let mut jitter = Jitter(SplitMix64(seed));
     for h in prefix + 1..=last {
         thread::sleep(jitter.next(poll));
         let t0 = Instant::now();
