@@ -226,24 +226,28 @@ impl Index {
         let mut chains: Vec<Chain> = incidents.iter().map(|i| i.chain).collect();
         chains.sort_by_key(|c| c.as_str());
         chains.dedup();
-        // Labels of every chain: screening names a labelled address even on a chain
-        // without incidents.
-        for chain in Chain::ALL {
-            for l in store.labels(chain)? {
+        // Labels of every chain (read once): screening names a labelled address even on
+        // a chain without incidents, and the traces stop at the exit kinds.
+        let labels: BTreeMap<Chain, Vec<Label>> = Chain::ALL
+            .into_iter()
+            .map(|c| Ok((c, store.labels(c)?)))
+            .collect::<Result<_, StoreError>>()?;
+        for (&chain, ls) in &labels {
+            for l in ls {
                 index
                     .labels
                     .entry(chain)
                     .or_default()
                     .entry(l.address.as_str().into())
                     .or_default()
-                    .push(l);
+                    .push(l.clone());
             }
         }
         for chain in chains {
-            let labels = store.labels(chain)?;
+            let labels = labels.get(&chain).map_or(&[][..], Vec::as_slice);
             let graph = store.graph(chain)?;
             for inc in incidents.iter().filter(|i| i.chain == chain) {
-                let entry = trace_incident(&graph, inc, &labels, opts)?;
+                let entry = trace_incident(&graph, inc, labels, opts)?;
                 index.incidents.push(entry);
             }
             index.chains.insert(chain, ChainData::of(&graph));
