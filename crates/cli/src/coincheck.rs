@@ -40,17 +40,9 @@ pub fn run_case(store: &mut Store, dust: Amount) -> Result<CaseRun> {
     store.put_incident(&fixture.incident)?;
     let graph = store.graph(Chain::Nem)?;
     let spec = TraceSpec {
-        seeds: fixture.incident.seeds.clone(),
-        since: fixture.incident.since.map(|t| t.unix()),
         dust,
-        stop_at: fixture
-            .labels
-            .iter()
-            .filter(|l| l.kind.is_exit())
-            .map(|l| (l.address.clone(), l.name.clone()))
-            .collect(),
         address_paths: true,
-        ..TraceSpec::default()
+        ..TraceSpec::for_incident(&fixture.incident, &fixture.labels, &graph)
     };
     let traces = [PolicyName::Poison, PolicyName::Haircut, PolicyName::Fifo]
         .into_iter()
