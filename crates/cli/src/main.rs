@@ -3,6 +3,8 @@
 
 use ashiato::{demo, load, node, report, serve, utxo, watch, InputFormat};
 
+mod export;
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -67,6 +69,9 @@ enum Cmd {
     /// Evidence reports and exports of a stored incident (HTML, PDF, CSV, JSON, GraphML),
     /// and checking a report against the store it claims to come from.
     Report(report::ReportArgs),
+    /// Export a stored chain as Parquet partitions for a distributed engine (Spark);
+    /// see docs/scale-out.md.
+    Export(export::ExportArgs),
 }
 
 #[derive(Args, Clone)]
@@ -221,6 +226,7 @@ fn main() -> Result<()> {
         Cmd::Serve(a) => serve::serve(a),
         Cmd::Apikey(a) => serve::apikey(a, &mut io::stdout().lock()),
         Cmd::Report(a) => report::report(a, &mut io::stdout().lock()),
+        Cmd::Export(a) => export::run(a, &mut io::stdout().lock()),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod bitfinex;
 pub mod csv;
 pub mod mftracer;
 pub mod synth;
+pub mod synth_fit;
 pub mod synth_utxo;
 pub mod taintedtx;
 

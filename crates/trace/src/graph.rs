@@ -12,6 +12,7 @@
 
 use ashiato_model::{Address, Amount, Asset, Chain, Family, UtxoTx};
 use rustc_hash::FxHashMap;
+use std::sync::OnceLock;
 
 /// Marks an unknown time, coin or address in the `u32`/`i64` columns.
 pub const NONE: u32 = u32::MAX;
@@ -127,7 +128,182 @@ pub struct Graph {
     pub legs: Legs,
     /// Account family: holder id → (address id, asset id).
     pub holders: Vec<(u32, u16)>,
-    address_index: FxHashMap<Address, u32>,
+    address_index: AddressIndex,
+    /// Built on request ([`Graph::build_holder_index`]) by callers that trace one graph
+    /// many times; a walk uses it to visit only the events its taint can reach.
+    holder_index: OnceLock<HolderIndex>,
+}
+
+/// Address → id without a second copy of every address: the table holds ids, and
+/// hashes and compares the addresses they name (a large chain has tens of millions).
+#[derive(Debug, Clone, Default)]
+struct AddressIndex {
+    table: hashbrown::HashTable<u32>,
+}
+
+impl AddressIndex {
+    fn hash(a: &Address) -> u64 {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(a)
+    }
+
+    fn get(&self, addresses: &[Address], a: &Address) -> Option<u32> {
+        self.table
+            .find(Self::hash(a), |&id| addresses[id as usize] == *a)
+            .copied()
+    }
+
+    fn intern(&mut self, addresses: &mut Vec<Address>, a: &Address) -> u32 {
+        let entry = self.table.entry(
+            Self::hash(a),
+            |&id| addresses[id as usize] == *a,
+            |&id| Self::hash(&addresses[id as usize]),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let id = addresses.len() as u32;
+                v.insert(id);
+                addresses.push(a.clone());
+                id
+            }
+        }
+    }
+}
+
+/// Every event that draws from or fills each holder, in chain order, and the holders of
+/// each address (account family). With it a trace from a few seeds visits the events of
+/// the holders taint reaches instead of the whole chain.
+#[derive(Debug, Clone, Default)]
+pub struct HolderIndex {
+    start: Vec<u64>,
+    events: Vec<u32>,
+    addr_start: Vec<u32>,
+    addr_holders: Vec<u32>,
+    /// The clean balance of each holder before every `every`-th entry of its list, so
+    /// that taint reaching a hub late in the chain costs fewer than `every` replayed
+    /// movements, not its whole history. Balances follow the walker's rule for unknown
+    /// history: a send beyond the balance empties it.
+    every: usize,
+    cp_start: Vec<u64>,
+    checkpoints: Vec<Amount>,
+}
+
+impl HolderIndex {
+    fn build(
+        a: &AccountEvents,
+        holders: &[(u32, u16)],
+        addresses: usize,
+        every: usize,
+    ) -> HolderIndex {
+        let n = holders.len();
+        let mut start = vec![0u64; n + 1];
+        for (&f, &t) in a.from.iter().zip(&a.to) {
+            start[f as usize + 1] += 1;
+            if t != f {
+                start[t as usize + 1] += 1;
+            }
+        }
+        for h in 0..n {
+            start[h + 1] += start[h];
+        }
+        let mut fill: Vec<u64> = start[..n].to_vec();
+        let mut events = vec![0u32; start[n] as usize];
+        let mut put = |h: u32, e: u32| {
+            let at = &mut fill[h as usize];
+            events[*at as usize] = e;
+            *at += 1;
+        };
+        for (e, (&f, &t)) in a.from.iter().zip(&a.to).enumerate() {
+            put(f, e as u32);
+            if t != f {
+                put(t, e as u32);
+            }
+        }
+        let mut addr_start = vec![0u32; addresses + 1];
+        for &(addr, _) in holders {
+            addr_start[addr as usize + 1] += 1;
+        }
+        for i in 0..addresses {
+            addr_start[i + 1] += addr_start[i];
+        }
+        let mut next: Vec<u32> = addr_start[..addresses].to_vec();
+        let mut addr_holders = vec![0u32; holders.len()];
+        for (h, &(addr, _)) in holders.iter().enumerate() {
+            addr_holders[next[addr as usize] as usize] = h as u32;
+            next[addr as usize] += 1;
+        }
+        let every = every.max(1);
+        let mut cp_start = Vec::with_capacity(n + 1);
+        let mut checkpoints = Vec::new();
+        cp_start.push(0u64);
+        for h in 0..n {
+            let mut balance: Amount = 0;
+            let list = &events[start[h] as usize..start[h + 1] as usize];
+            for (k, &e) in list.iter().enumerate() {
+                if k % every == 0 {
+                    checkpoints.push(balance);
+                }
+                balance = clean_step(a, h as u32, e, balance);
+            }
+            cp_start.push(checkpoints.len() as u64);
+        }
+        HolderIndex {
+            start,
+            events,
+            addr_start,
+            addr_holders,
+            every,
+            cp_start,
+            checkpoints,
+        }
+    }
+
+    /// Where the replay of holder `h`'s clean history up to its entry `pos` starts: the
+    /// entry and the balance before it.
+    pub fn checkpoint(&self, h: u32, pos: usize) -> (usize, Amount) {
+        let j = pos / self.every;
+        let at = self.cp_start[h as usize] as usize + j;
+        (
+            j * self.every,
+            self.checkpoints.get(at).copied().unwrap_or(0),
+        )
+    }
+
+    /// The events that touch holder `h`, in chain order (a transfer to oneself once).
+    pub fn events_of(&self, h: u32) -> &[u32] {
+        let h = h as usize;
+        &self.events[self.start[h] as usize..self.start[h + 1] as usize]
+    }
+
+    /// The holders (one per asset) of address `addr`.
+    pub fn holders_of(&self, addr: u32) -> &[u32] {
+        let a = addr as usize;
+        &self.addr_holders[self.addr_start[a] as usize..self.addr_start[a + 1] as usize]
+    }
+
+    /// Bytes the index occupies.
+    pub fn bytes(&self) -> usize {
+        self.start.len() * 8
+            + self.events.len() * 4
+            + self.addr_start.len() * 4
+            + self.addr_holders.len() * 4
+            + self.cp_start.len() * 8
+            + self.checkpoints.len() * 16
+    }
+}
+
+/// Holder `h`'s clean balance after event `e` (a send beyond the balance empties it: the
+/// rest was unknown history).
+pub fn clean_step(a: &AccountEvents, h: u32, e: u32, mut balance: Amount) -> Amount {
+    let (e, x) = (e as usize, a.amount[e as usize]);
+    if a.from[e] == h {
+        balance = balance.saturating_sub(x);
+    }
+    if a.to[e] == h {
+        balance = balance.saturating_add(x);
+    }
+    balance
 }
 
 impl Graph {
@@ -150,8 +326,33 @@ impl Graph {
         }
     }
 
+    /// Builds the [`HolderIndex`] once (account family; UTXO graphs have none): worth it
+    /// when the graph will be traced many times from small seed sets.
+    pub fn build_holder_index(&self) -> Option<&HolderIndex> {
+        self.build_holder_index_every(64)
+    }
+
+    /// [`Graph::build_holder_index`] with a balance checkpoint every `every` entries (tests
+    /// use small intervals to exercise the checkpoints).
+    #[doc(hidden)]
+    pub fn build_holder_index_every(&self, every: usize) -> Option<&HolderIndex> {
+        match &self.legs {
+            Legs::Account(a) => {
+                Some(self.holder_index.get_or_init(|| {
+                    HolderIndex::build(a, &self.holders, self.addresses.len(), every)
+                }))
+            }
+            Legs::Utxo(_) => None,
+        }
+    }
+
+    /// The holder index, if [`Graph::build_holder_index`] built it.
+    pub fn holder_index(&self) -> Option<&HolderIndex> {
+        self.holder_index.get()
+    }
+
     pub fn address_id(&self, a: &Address) -> Option<u32> {
-        self.address_index.get(a).copied()
+        self.address_index.get(&self.addresses, a)
     }
 
     pub fn holder_count(&self) -> usize {
@@ -174,12 +375,17 @@ impl Graph {
 pub struct GraphBuilder {
     chain: Chain,
     addresses: Vec<Address>,
-    address_index: FxHashMap<Address, u32>,
+    address_index: AddressIndex,
     assets: Vec<Asset>,
     asset_index: FxHashMap<Asset, u16>,
     tx_names: TxNames,
     last_tx: Option<u32>,
-    keys: Vec<OrderKey>,
+    /// Chain-order keys as columns; `seq` only breaks ties and is dropped at the end. No
+    /// sort (and no copy) is needed when movements arrive in order, as stored ones do.
+    time: Vec<i64>,
+    block: Vec<u64>,
+    seq: Vec<u64>,
+    in_order: bool,
     tx: Vec<u32>,
     acc: AccountEvents,
     acc_assets: Vec<u16>,
@@ -196,12 +402,15 @@ impl GraphBuilder {
         GraphBuilder {
             chain,
             addresses: Vec::new(),
-            address_index: FxHashMap::default(),
+            address_index: AddressIndex::default(),
             assets: Vec::new(),
             asset_index: FxHashMap::default(),
             tx_names: TxNames::default(),
             last_tx: None,
-            keys: Vec::new(),
+            time: Vec::new(),
+            block: Vec::new(),
+            seq: Vec::new(),
+            in_order: true,
             tx: Vec::new(),
             acc: AccountEvents::default(),
             acc_assets: Vec::new(),
@@ -214,22 +423,16 @@ impl GraphBuilder {
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.time.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.time.is_empty()
     }
 
     /// Interns an (already validated) address; ids are dense and stable in insertion order.
     pub fn intern_address(&mut self, a: &Address) -> u32 {
-        if let Some(&id) = self.address_index.get(a) {
-            return id;
-        }
-        let id = self.addresses.len() as u32;
-        self.addresses.push(a.clone());
-        self.address_index.insert(a.clone(), id);
-        id
+        self.address_index.intern(&mut self.addresses, a)
     }
 
     pub fn intern_asset(&mut self, a: &Asset) -> u16 {
@@ -268,7 +471,7 @@ impl GraphBuilder {
         asset: u16,
         amount: Amount,
     ) {
-        self.keys.push(OrderKey { block, time, seq });
+        self.push_key(OrderKey { block, time, seq });
         self.tx.push(tx);
         self.acc.from.push(from);
         self.acc.to.push(to);
@@ -278,7 +481,7 @@ impl GraphBuilder {
 
     /// Adds one account-family transfer.
     pub fn add_transfer(&mut self, t: &ashiato_model::Transfer) {
-        let seq = self.keys.len() as u64;
+        let seq = self.time.len() as u64;
         let tx = self.intern_tx(&t.tx);
         let from = self.intern_address(&t.from);
         let to = self.intern_address(&t.to);
@@ -289,7 +492,7 @@ impl GraphBuilder {
     /// Adds one UTXO transaction; `seq` is its position in chain order (global or in block).
     pub fn add_utxo_tx(&mut self, tx: UtxoTx, seq: u64) {
         let name = self.tx_names.push(&tx.txid);
-        self.keys.push(OrderKey {
+        self.push_key(OrderKey {
             block: tx.block,
             time: tx.time.map_or(NO_TIME, |t| t.0),
             seq,
@@ -309,42 +512,58 @@ impl GraphBuilder {
         }
     }
 
-    fn order(keys: &[OrderKey]) -> Option<Vec<u32>> {
-        if keys.windows(2).all(|w| w[0] <= w[1]) {
-            return None;
+    fn key(&self, i: usize) -> OrderKey {
+        OrderKey {
+            block: self.block[i],
+            time: self.time[i],
+            seq: self.seq[i],
         }
-        let mut perm: Vec<u32> = (0..keys.len() as u32).collect();
-        perm.sort_by_key(|&i| keys[i as usize]);
-        Some(perm)
     }
 
-    fn finish_account(self) -> Result<Graph, GraphError> {
+    fn push_key(&mut self, k: OrderKey) {
+        if let Some(last) = self.time.len().checked_sub(1) {
+            self.in_order &= self.key(last) <= k;
+        }
+        self.time.push(k.time);
+        self.block.push(k.block);
+        self.seq.push(k.seq);
+    }
+
+    /// The permutation into chain order, or None when the movements came in order. Puts
+    /// `time` and `block` in order and drops `seq`.
+    fn order(&mut self) -> Option<Vec<u32>> {
+        let perm = (!self.in_order).then(|| {
+            let mut perm: Vec<u32> = (0..self.time.len() as u32).collect();
+            perm.sort_by_key(|&i| self.key(i as usize));
+            self.time = permute(&self.time, &perm);
+            self.block = permute(&self.block, &perm);
+            perm
+        });
+        self.seq = Vec::new();
+        perm
+    }
+
+    fn finish_account(mut self) -> Result<Graph, GraphError> {
+        let perm = self.order();
         let GraphBuilder {
             chain,
             addresses,
             address_index,
             assets,
             tx_names,
-            keys,
+            time,
+            block,
             mut tx,
             mut acc,
             mut acc_assets,
             ..
         } = self;
-        if let Some(perm) = Self::order(&keys) {
+        if let Some(perm) = perm {
             tx = permute(&tx, &perm);
             acc.from = permute(&acc.from, &perm);
             acc.to = permute(&acc.to, &perm);
             acc.amount = permute(&acc.amount, &perm);
             acc_assets = permute(&acc_assets, &perm);
-        }
-        let mut time = Vec::with_capacity(keys.len());
-        let mut block = Vec::with_capacity(keys.len());
-        let mut sorted = keys;
-        sorted.sort_unstable();
-        for k in &sorted {
-            time.push(k.time);
-            block.push(k.block);
         }
         // Holders: one per (address, asset). With a single asset the holder id is the address id.
         let mut holders: Vec<(u32, u16)> = Vec::new();
@@ -376,13 +595,13 @@ impl GraphBuilder {
             legs: Legs::Account(acc),
             holders,
             address_index,
+            holder_index: OnceLock::new(),
         })
     }
 
     fn finish_utxo(mut self) -> Result<Graph, GraphError> {
         let mut pending = std::mem::take(&mut self.utxo);
-        let keys = std::mem::take(&mut self.keys);
-        if let Some(perm) = Self::order(&keys) {
+        if let Some(perm) = self.order() {
             let mut slots: Vec<Option<PendingTx>> = pending.into_iter().map(Some).collect();
             pending = perm
                 .iter()
@@ -393,8 +612,6 @@ impl GraphBuilder {
                 })
                 .collect();
         }
-        let mut sorted = keys;
-        sorted.sort_unstable();
         // First output id of every transaction, so inputs can name the coin they spend.
         let mut first_out: FxHashMap<&str, (u32, u32)> = FxHashMap::default();
         let mut next = 0u64;
@@ -417,10 +634,7 @@ impl GraphBuilder {
         let mut intern = |a: &Option<Address>| -> u32 {
             match a {
                 None => NONE,
-                Some(a) => *address_index.entry(a.clone()).or_insert_with(|| {
-                    addresses.push(a.clone());
-                    (addresses.len() - 1) as u32
-                }),
+                Some(a) => address_index.intern(&mut addresses, a),
             }
         };
         let mut tx = Vec::with_capacity(pending.len());
@@ -485,12 +699,13 @@ impl GraphBuilder {
                 self.assets
             },
             tx_names: self.tx_names,
-            time: sorted.iter().map(|k| k.time).collect(),
-            block: sorted.iter().map(|k| k.block).collect(),
+            time: std::mem::take(&mut self.time),
+            block: std::mem::take(&mut self.block),
             tx,
             legs: Legs::Utxo(u),
             holders: Vec::new(),
             address_index,
+            holder_index: OnceLock::new(),
         })
     }
 }

@@ -8,11 +8,15 @@
 //! coin and an output leg per created coin. A coin is a holder that is filled once and
 //! emptied once, so the same withdraw/deposit rules serve both families.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::ops::{Index, IndexMut};
+
 use ashiato_model::{Address, Amount, Incident, Label};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::graph::{Graph, Legs, NONE, NO_TIME};
+use crate::graph::{clean_step, Graph, HolderIndex, Legs, NONE, NO_TIME};
 use crate::policy::{Parcel, Policy, PolicyName};
 use crate::report::{AddressTaint, Exit, Movement, Outcome, Summary, TraceResult};
 
@@ -190,6 +194,59 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
         return Err(TraceError::NoSeeds);
     }
 
+    let addr_flags = match sparse_index(g, spec) {
+        Some(index) => match walk_sparse::<P>(g, spec, index, addr_flags, &exit_label) {
+            Ok(r) => return Ok(r),
+            Err(flags) => flags,
+        },
+        None => addr_flags,
+    };
+    walk_dense::<P>(g, spec, addr_flags, &exit_label, &seed_tx)
+}
+
+impl<P: Policy, S: Slots<P::Holding>> Walk<P, S> {
+    fn new(spec: &TraceSpec, slots: S, holder_flags: Vec<u8>, addr_flags: Vec<u8>) -> Self {
+        Walk {
+            holder_flags,
+            slots,
+            dust_rows: FxHashMap::default(),
+            exits: FxHashMap::default(),
+            summary: Summary::default(),
+            ins: Vec::new(),
+            outs: Vec::new(),
+            parcels: Vec::new(),
+            addr_flags,
+            max_hops: spec.max_hops.unwrap_or(u32::MAX),
+            dust: spec.dust,
+            spray_max: spec.spray_max,
+            own_history: Vec::new(),
+            sprayed: FxHashMap::default(),
+            moves: spec.movements.then(Vec::new),
+            from_row: NONE,
+        }
+    }
+}
+
+const INITIAL_SLOT_FIELDS: (First, Amount, u32) = (UNSET, 0, NONE);
+
+fn initial_slot<H: Default>() -> Slot<H> {
+    let (first, received, first_holder) = INITIAL_SLOT_FIELDS;
+    Slot {
+        h: H::default(),
+        first,
+        received,
+        first_holder,
+    }
+}
+
+/// The whole chain in order (or reverse order): every event, every holder.
+fn walk_dense<P: Policy>(
+    g: &Graph,
+    spec: &TraceSpec,
+    addr_flags: Vec<u8>,
+    exit_label: &FxHashMap<u32, usize>,
+    seed_tx: &[bool],
+) -> Result<TraceResult, TraceError> {
     let n_holders = g.holder_count();
     let n_rows = match &g.legs {
         Legs::Account(_) => n_holders,
@@ -205,37 +262,11 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
             .collect(),
         Legs::Utxo(_) => Vec::new(),
     };
-    let mut w = Walk::<P> {
-        holder_flags,
-        slots: huge_vec(
-            n_holders.max(n_rows),
-            Slot {
-                h: P::Holding::default(),
-                first: UNSET,
-                received: 0,
-                first_holder: NONE,
-            },
-        ),
-        dust_rows: FxHashMap::default(),
-        exits: FxHashMap::default(),
-        summary: Summary::default(),
-        ins: Vec::new(),
-        outs: Vec::new(),
-        parcels: Vec::new(),
-        addr_flags,
-        max_hops: spec.max_hops.unwrap_or(u32::MAX),
-        dust: spec.dust,
-        spray_max: spec.spray_max,
-        own_history: if spec.spray_max > 0 {
-            vec![false; n_holders.max(n_rows)]
-        } else {
-            Vec::new()
-        },
-        sprayed: FxHashMap::default(),
-        moves: spec.movements.then(Vec::new),
-        from_row: NONE,
-    };
-
+    let slots = huge_vec(n_holders.max(n_rows), initial_slot());
+    let mut w = Walk::<P>::new(spec, slots, holder_flags, addr_flags);
+    if spec.spray_max > 0 {
+        w.own_history = vec![false; n_holders.max(n_rows)];
+    }
     let n = g.events();
     let backward = spec.direction == Direction::Backward;
     let in_window = |t: i64| {
@@ -286,8 +317,163 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
     }
     w.summary.events = processed;
 
-    let r = w.finish(g, spec, &exit_label);
-    Ok(r)
+    Ok(w.finish(g, spec, exit_label))
+}
+
+/// The holder index, when the graph has one and the trace is of the kind a sparse walk
+/// reproduces exactly: forward, from seed addresses, no end time, no spray rule.
+fn sparse_index<'g>(g: &'g Graph, spec: &TraceSpec) -> Option<&'g HolderIndex> {
+    let simple = spec.direction == Direction::Forward
+        && spec.seed_txs.is_empty()
+        && spec.spray_max == 0
+        && spec.until.is_none();
+    if simple {
+        g.holder_index()
+    } else {
+        None
+    }
+}
+
+/// A forward walk that visits only the events of holders that hold taint (and the
+/// seeds): a min-heap yields, in chain order, the next event of each such holder. A
+/// holder taint has not reached keeps a stale slot and a cursor into its event list; when
+/// taint is about to reach it, its clean history up to that event is replayed with the
+/// policy's own withdraw and deposit, so its slot is exactly what the full pass would
+/// hold. A sender that holds no taint sends clean value, which is all a recipient needs
+/// to know. The result is the full pass's (property-tested); when the walk grows past a
+/// sixteenth of the chain it gives up, handing the flags back, and the full pass runs.
+fn walk_sparse<P: Policy>(
+    g: &Graph,
+    spec: &TraceSpec,
+    index: &HolderIndex,
+    addr_flags: Vec<u8>,
+    exit_label: &FxHashMap<u32, usize>,
+) -> Result<TraceResult, Vec<u8>> {
+    let Legs::Account(a) = &g.legs else {
+        return Err(addr_flags);
+    };
+    let n = g.events();
+    let budget = (n / 16).max(1 << 16);
+    let mut holder_flags = vec![0u8; g.holders.len()];
+    let mut seed_holders = Vec::new();
+    let flagged = spec.seeds.iter().chain(spec.stop_at.iter().map(|(a, _)| a));
+    for addr in flagged.filter_map(|a| g.address_id(a)) {
+        let f = addr_flags[addr as usize];
+        for &h in index.holders_of(addr) {
+            holder_flags[h as usize] = f;
+            if f & SEED != 0 {
+                seed_holders.push(h);
+            }
+        }
+    }
+    seed_holders.sort_unstable();
+    seed_holders.dedup();
+    let slots = SparseSlots {
+        map: FxHashMap::default(),
+        initial: initial_slot(),
+    };
+    let mut w = Walk::<P, SparseSlots<P::Holding>>::new(spec, slots, holder_flags, addr_flags);
+
+    // Per holder: the position in its event list of the first event its slot has not seen.
+    let mut cursor: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut tracked = vec![0u64; g.holders.len().div_ceil(64)];
+    let is_tracked = |t: &[u64], h: u32| t[h as usize / 64] & (1 << (h % 64)) != 0;
+    let set_tracked = |t: &mut [u64], h: u32, on: bool| {
+        let bit = 1u64 << (h % 64);
+        if on {
+            t[h as usize / 64] |= bit;
+        } else {
+            t[h as usize / 64] &= !bit;
+        }
+    };
+    let mut heap: BinaryHeap<Reverse<(u32, u32)>> = BinaryHeap::new();
+    for &h in &seed_holders {
+        set_tracked(&mut tracked, h, true);
+        if let Some(&e) = index.events_of(h).first() {
+            heap.push(Reverse((e, h)));
+        }
+    }
+    let in_window = |t: i64| t == NO_TIME || spec.since.is_none_or(|s| t >= s);
+    let mut work = 0usize;
+    let mut last = NONE;
+    while let Some(Reverse((e, h))) = heap.pop() {
+        if e != last {
+            last = e;
+            work += 1;
+            let (from, to, x) = (a.from[e as usize], a.to[e as usize], a.amount[e as usize]);
+            if !is_tracked(&tracked, from) {
+                P::deposit(&mut w.slots[to as usize].h, P::Parcel::clean(x));
+            } else {
+                let to_flags = w.holder_flags[to as usize];
+                let to_was_tracked = is_tracked(&tracked, to);
+                let mut at = 0;
+                if !to_was_tracked && to_flags & (SEED | EXIT) == 0 {
+                    let events = index.events_of(to);
+                    let slot = &mut w.slots[to as usize];
+                    let pos = match cursor.get(&to) {
+                        // Seen before: its holding may have held taint; replay since.
+                        Some(&c) => {
+                            let mut c = c as usize;
+                            while events[c] < e {
+                                let f = events[c] as usize;
+                                if a.from[f] == to {
+                                    P::withdraw(&mut slot.h, a.amount[f]);
+                                }
+                                if a.to[f] == to {
+                                    P::deposit(&mut slot.h, P::Parcel::clean(a.amount[f]));
+                                }
+                                c += 1;
+                                work += 1;
+                            }
+                            c
+                        }
+                        // Never seen: only its clean balance matters, from the nearest
+                        // checkpoint.
+                        None => {
+                            let pos = events.partition_point(|&f| f < e);
+                            let (from_k, mut b) = index.checkpoint(to, pos);
+                            for &f in &events[from_k..pos] {
+                                b = clean_step(a, to, f, b);
+                            }
+                            work += pos - from_k;
+                            if b > 0 {
+                                P::deposit(&mut slot.h, P::Parcel::clean(b));
+                            }
+                            pos
+                        }
+                    };
+                    at = pos as u32 + 1;
+                    cursor.insert(to, at);
+                }
+                w.transfer(e, from, to, x, in_window(g.time[e as usize]));
+                let newly_tainted = !to_was_tracked
+                    && to_flags & (SEED | EXIT) == 0
+                    && P::is_tainted(&w.slots[to as usize].h);
+                if newly_tainted {
+                    set_tracked(&mut tracked, to, true);
+                    if let Some(&next) = index.events_of(to).get(at as usize) {
+                        heap.push(Reverse((next, to)));
+                    }
+                }
+            }
+            if work > budget {
+                return Err(std::mem::take(&mut w.addr_flags));
+            }
+        }
+        // `h` has seen `e`: it stays on the heap while it can still send taint.
+        let c = cursor.entry(h).or_insert(0);
+        *c += 1;
+        let keep = w.holder_flags[h as usize] & SEED != 0 || P::is_tainted(&w.slots[h as usize].h);
+        if keep {
+            if let Some(&next) = index.events_of(h).get(*c as usize) {
+                heap.push(Reverse((next, h)));
+            }
+        } else {
+            set_tracked(&mut tracked, h, false);
+        }
+    }
+    w.summary.events = n as u64;
+    Ok(w.finish(g, spec, exit_label))
 }
 
 /// Everything the walk keeps per index, in one place so that a transfer touches one cache
@@ -304,9 +490,9 @@ struct Slot<H> {
     first_holder: u32,
 }
 
-struct Walk<P: Policy> {
+struct Walk<P: Policy, S = Vec<Slot<<P as Policy>::Holding>>> {
     holder_flags: Vec<u8>,
-    slots: Vec<Slot<P::Holding>>,
+    slots: S,
     dust_rows: FxHashMap<u32, (Amount, u32)>,
     exits: FxHashMap<u32, ExitAcc>,
     summary: Summary,
@@ -351,6 +537,49 @@ fn huge_vec<T: Clone>(n: usize, v: T) -> Vec<T> {
     out
 }
 
+/// Where a walk keeps its slots: a dense vector for a pass over the whole chain, a map
+/// for a walk that visits only the holders taint reaches (allocating and clearing a slot
+/// per holder of a large chain would cost more than such a walk).
+trait Slots<H>: Index<usize, Output = Slot<H>> + IndexMut<usize> {
+    /// Calls `f` on every slot that may differ from the initial one.
+    fn each_touched(&self, f: impl FnMut(usize, &Slot<H>));
+}
+
+impl<H> Slots<H> for Vec<Slot<H>> {
+    fn each_touched(&self, mut f: impl FnMut(usize, &Slot<H>)) {
+        for (i, s) in self.iter().enumerate() {
+            f(i, s);
+        }
+    }
+}
+
+struct SparseSlots<H> {
+    map: FxHashMap<u32, Slot<H>>,
+    initial: Slot<H>,
+}
+
+impl<H> Index<usize> for SparseSlots<H> {
+    type Output = Slot<H>;
+    fn index(&self, i: usize) -> &Slot<H> {
+        self.map.get(&(i as u32)).unwrap_or(&self.initial)
+    }
+}
+
+impl<H: Clone> IndexMut<usize> for SparseSlots<H> {
+    fn index_mut(&mut self, i: usize) -> &mut Slot<H> {
+        let initial = &self.initial;
+        self.map.entry(i as u32).or_insert_with(|| initial.clone())
+    }
+}
+
+impl<H: Clone> Slots<H> for SparseSlots<H> {
+    fn each_touched(&self, mut f: impl FnMut(usize, &Slot<H>)) {
+        for (&i, s) in &self.map {
+            f(i as usize, s);
+        }
+    }
+}
+
 #[inline(always)]
 fn prefetch<T>(v: &[T], i: u32) {
     #[cfg(target_arch = "x86_64")]
@@ -375,7 +604,9 @@ impl<P: Policy> Walk<P> {
         // The flags are a megabyte per million holders: more than L2 holds.
         prefetch(&self.holder_flags, from);
     }
+}
 
+impl<P: Policy, S: Slots<P::Holding>> Walk<P, S> {
     /// One account transfer: the hot path of account-chain traces, with no leg buffers.
     #[inline]
     fn transfer(&mut self, event: u32, from: u32, to: u32, x: Amount, active: bool) {
@@ -655,18 +886,23 @@ impl<P: Policy> Walk<P> {
         // chains it is the sum of the owner's unspent tainted coins.
         let account = matches!(g.legs, Legs::Account(_));
         let mut utxo_holding: FxHashMap<u32, Amount> = FxHashMap::default();
-        for (h, slot) in self.slots.iter().enumerate() {
+        let mut received_rows: Vec<u32> = Vec::new();
+        let summary = &mut self.summary;
+        self.slots.each_touched(|h, slot| {
+            if slot.received > 0 {
+                received_rows.push(h as u32);
+            }
             if slot.first.event == NONE {
-                continue;
+                return;
             }
             let t = P::holding_taint(&slot.h);
-            self.summary.held += t;
+            summary.held += t;
             if let Legs::Utxo(u) = &g.legs {
                 if t > 0 && u.out_addr[h] != NONE {
                     *utxo_holding.entry(u.out_addr[h]).or_default() += t;
                 }
             }
-        }
+        });
         let holding_of = |row: u32| -> Amount {
             if account {
                 P::holding_taint(&self.slots[row as usize].h)
@@ -682,9 +918,7 @@ impl<P: Policy> Walk<P> {
         };
         let mut rows: Vec<u32> = Vec::new();
         if !spec.summary_only {
-            rows.extend(
-                (0..self.slots.len() as u32).filter(|&r| self.slots[r as usize].received > 0),
-            );
+            rows.extend(received_rows);
             rows.extend(
                 self.dust_rows
                     .keys()
