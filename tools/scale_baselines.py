@@ -7,7 +7,7 @@ PostgreSQL user would do them, timed and checked against the Ashiato CLI to the 
 
 Each engine runs in its own child process (so its memory figures are its own); the
 PostgreSQL cluster is a throwaway one (initdb in a temp dir, unix socket only) that is
-always stopped and deleted. Semantics: docs/tracing.md. Notes: tools/scale_baselines_README.md.
+always stopped and deleted. Semantics: docs/tracing.md. Notes: docs/bench-scale.md.
 """
 import argparse
 import bisect
