@@ -5,6 +5,7 @@ pub mod coincheck;
 pub mod demo;
 pub mod load;
 pub mod node;
+pub mod procstat;
 pub mod report;
 pub mod serve;
 pub mod splitmix;

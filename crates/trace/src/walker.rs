@@ -180,7 +180,13 @@ pub(crate) fn walk<P: Policy>(g: &Graph, spec: &TraceSpec) -> Result<TraceResult
             }
         }
     }
-    let mut seed_tx = vec![false; g.tx_names.len()];
+    // One flag per transaction, only when there are seed transactions: a trace from
+    // addresses should not clear a byte per transaction of the chain.
+    let mut seed_tx = if spec.seed_txs.is_empty() {
+        Vec::new()
+    } else {
+        vec![false; g.tx_names.len()]
+    };
     for t in &spec.seed_txs {
         let ids = g.tx_names.find(t);
         if ids.is_empty() {
@@ -336,11 +342,11 @@ fn sparse_index<'g>(g: &'g Graph, spec: &TraceSpec) -> Option<&'g HolderIndex> {
 
 /// A forward walk that visits only the events of holders that hold taint (and the
 /// seeds): a min-heap yields, in chain order, the next event of each such holder. A
-/// holder taint has not reached keeps a stale slot and a cursor into its event list; when
-/// taint is about to reach it, its clean history up to that event is replayed with the
-/// policy's own withdraw and deposit, so its slot is exactly what the full pass would
-/// hold. A sender that holds no taint sends clean value, which is all a recipient needs
-/// to know. The result is the full pass's (property-tested); when the walk grows past a
+/// holder that holds no taint keeps a stale slot; when taint is about to reach it, its
+/// holding is rebuilt from its balance at that event (the index's nearest checkpoint
+/// plus fewer than 64 steps), which is exactly what the full pass would hold, since an
+/// untainted holding is its balance under every policy. A sender that holds no taint
+/// sends clean value, which is all a recipient needs to know. The result is the full pass's (property-tested); when the walk grows past a
 /// sixteenth of the chain it gives up, handing the flags back, and the full pass runs.
 fn walk_sparse<P: Policy>(
     g: &Graph,
@@ -374,7 +380,7 @@ fn walk_sparse<P: Policy>(
     };
     let mut w = Walk::<P, SparseSlots<P::Holding>>::new(spec, slots, holder_flags, addr_flags);
 
-    // Per holder: the position in its event list of the first event its slot has not seen.
+    // Per tracked holder: the position in its event list of its next event.
     let mut cursor: FxHashMap<u32, u32> = FxHashMap::default();
     let mut tracked = vec![0u64; g.holders.len().div_ceil(64)];
     let is_tracked = |t: &[u64], h: u32| t[h as usize / 64] & (1 << (h % 64)) != 0;
@@ -410,40 +416,21 @@ fn walk_sparse<P: Policy>(
                 if !to_was_tracked && to_flags & (SEED | EXIT) == 0 {
                     let events = index.events_of(to);
                     let slot = &mut w.slots[to as usize];
-                    let pos = match cursor.get(&to) {
-                        // Seen before: its holding may have held taint; replay since.
-                        Some(&c) => {
-                            let mut c = c as usize;
-                            while events[c] < e {
-                                let f = events[c] as usize;
-                                if a.from[f] == to {
-                                    P::withdraw(&mut slot.h, a.amount[f]);
-                                }
-                                if a.to[f] == to {
-                                    P::deposit(&mut slot.h, P::Parcel::clean(a.amount[f]));
-                                }
-                                c += 1;
-                                work += 1;
-                            }
-                            c
-                        }
-                        // Never seen: only its clean balance matters, from the nearest
-                        // checkpoint.
-                        None => {
-                            let pos = events.partition_point(|&f| f < e);
-                            let (from_k, mut b) = index.checkpoint(to, pos);
-                            for &f in &events[from_k..pos] {
-                                b = clean_step(a, to, f, b);
-                            }
-                            work += pos - from_k;
-                            if b > 0 {
-                                P::deposit(&mut slot.h, P::Parcel::clean(b));
-                            }
-                            pos
-                        }
-                    };
+                    // It holds no taint (or it would be tracked), so its holding is its
+                    // balance alone, which moves the same under every policy (a send
+                    // beyond it empties it): rebuild it from the nearest checkpoint, at
+                    // most `every` steps back, whether taint touched it before or not.
+                    let pos = events.partition_point(|&f| f < e);
+                    let (from_k, mut b) = index.checkpoint(to, pos);
+                    for &f in &events[from_k..pos] {
+                        b = clean_step(a, to, f, b);
+                    }
+                    work += pos - from_k;
+                    slot.h = P::Holding::default();
+                    if b > 0 {
+                        P::deposit(&mut slot.h, P::Parcel::clean(b));
+                    }
                     at = pos as u32 + 1;
-                    cursor.insert(to, at);
                 }
                 w.transfer(e, from, to, x, in_window(g.time[e as usize]));
                 let newly_tainted = !to_was_tracked
@@ -451,6 +438,7 @@ fn walk_sparse<P: Policy>(
                     && P::is_tainted(&w.slots[to as usize].h);
                 if newly_tainted {
                     set_tracked(&mut tracked, to, true);
+                    cursor.insert(to, at);
                     if let Some(&next) = index.events_of(to).get(at as usize) {
                         heap.push(Reverse((next, to)));
                     }

@@ -949,15 +949,7 @@ struct Mem {
 
 impl Mem {
     fn status(field: &str) -> Option<u64> {
-        let s = std::fs::read_to_string("/proc/self/status").ok()?;
-        s.lines().find_map(|l| {
-            l.strip_prefix(field)?
-                .trim()
-                .strip_suffix("kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
+        ashiato::procstat::status_kb(field)
     }
 
     fn rss_kb(&self) -> u64 {

@@ -231,14 +231,9 @@ fn child<T: for<'de> Deserialize<'de>>(args: &[&str]) -> Result<T> {
         .with_context(|| format!("phase {} printed {text:?}", args[0]))
 }
 
-/// Peak and current resident memory of this process, in bytes.
+/// A memory field of this process (`VmRSS:`, `VmHWM:`), in bytes (0 where unknown).
 fn rss(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    ashiato::procstat::status_kb(key).map_or(0, |kb| kb * 1024)
 }
 
 fn dir_bytes(p: &Path) -> u64 {

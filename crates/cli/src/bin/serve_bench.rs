@@ -366,13 +366,7 @@ fn prepare(a: &Args, shape: &Shape, dir: &Path) -> Result<Prepared> {
 
 /// `VmRSS` and `VmHWM` of this process, in MiB.
 fn rss_mib() -> (f64, f64) {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
+    let field = |k: &str| ashiato::procstat::status_kb(k).map_or(f64::NAN, |kb| kb as f64 / 1024.0);
     (field("VmRSS:"), field("VmHWM:"))
 }
 
