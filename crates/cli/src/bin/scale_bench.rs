@@ -60,6 +60,11 @@ struct Args {
     /// Reuse generated parts, stores and baseline results of an earlier run.
     #[arg(long)]
     reuse: bool,
+    /// Instead of the fitted generator, the issue-2 generator's simple shape over this
+    /// many accounts (each part drawn with seed + part number): the per-transfer memory
+    /// cost without the fitted chain's 0.52 new accounts per transfer.
+    #[arg(long)]
+    uniform_accounts: Option<u64>,
     /// Skip the large set (quick runs).
     #[arg(long)]
     small_only: bool,
@@ -131,8 +136,11 @@ fn main() -> Result<()> {
         None => {}
     }
     std::fs::create_dir_all(&a.dir)?;
-    let data = a.dir.join(format!("data-{}-seed{}", a.transfers, a.seed));
-    let gen = generate(&data, a.transfers, a.part_rows, a.seed, a.reuse)?;
+    let data = a.dir.join(match a.uniform_accounts {
+        None => format!("data-{}-seed{}", a.transfers, a.seed),
+        Some(n) => format!("data-{}-seed{}-uniform{n}", a.transfers, a.seed),
+    });
+    let gen = generate(&data, &a)?;
     let small_files = (a.baseline_transfers.div_ceil(a.part_rows) as usize).min(gen.files.len());
     let mut sizes = vec![(small_files, "small")];
     if !a.small_only && small_files < gen.files.len() {
@@ -173,15 +181,10 @@ struct Generated {
 }
 
 /// The SYNTHETIC parts, generated once per (size, seed).
-fn generate(
-    dir: &Path,
-    transfers: u64,
-    part_rows: u64,
-    seed: u64,
-    reuse: bool,
-) -> Result<Generated> {
+fn generate(dir: &Path, a: &Args) -> Result<Generated> {
+    let (transfers, part_rows, seed) = (a.transfers, a.part_rows, a.seed);
     let done = dir.join("parts.json");
-    if reuse && done.exists() {
+    if a.reuse && done.exists() {
         let (files, seeds): (Vec<PathBuf>, Vec<String>) =
             serde_json::from_slice(&std::fs::read(&done)?)?;
         return Ok(Generated { files, seeds });
@@ -191,6 +194,31 @@ fn generate(
     }
     std::fs::create_dir_all(dir)?;
     let t = Instant::now();
+    if let Some(accounts) = a.uniform_accounts {
+        let mut files = Vec::new();
+        let (mut left, mut part) = (transfers, 0u64);
+        while left > 0 {
+            let rows = left.min(part_rows);
+            let path = dir.join(format!("part-{part:05}.csv"));
+            let file = std::fs::File::create(&path)?;
+            let spec = ashiato_ingest::synth::SynthSpec {
+                accounts,
+                transfers: rows,
+                seed: seed + part,
+                start_time: 1_500_000_000 + part as i64 * 1_000_000_000,
+            };
+            ashiato_ingest::synth::write_account_csv(std::io::BufWriter::new(file), &spec)?;
+            files.push(path);
+            (left, part) = (left - rows, part + 1);
+        }
+        let seeds = ashiato_ingest::synth::theft_accounts();
+        eprintln!(
+            "generated {transfers} SYNTHETIC transfers over at most {accounts} accounts (issue-2 shape) in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        std::fs::write(&done, serde_json::to_vec(&(&files, &seeds))?)?;
+        return Ok(Generated { files, seeds });
+    }
     let spec = FitSpec {
         transfers,
         seed,
